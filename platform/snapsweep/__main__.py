@@ -1,0 +1,3 @@
+from snapsweep.cli import main
+
+raise SystemExit(main())
