@@ -1,0 +1,120 @@
+"""Rebuild a sweep's tables and plots from what MLflow holds, write them, log them to the sweep.
+
+Everything comes from the member runs' tags, parameters and metrics, so a report can be rebuilt at
+any time, by anyone who can reach the tracking server, without the sweep's checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Literal, Optional
+
+from snapsweep.errors import ConfigError, TrackingError
+from snapsweep.report.coords import Column, coords, task_of
+from snapsweep.report.curves import mean_curve
+from snapsweep.report.plots import curves_png
+from snapsweep.report.select import make_cell
+from snapsweep.report.table import Report
+from snapsweep.track.client import Tracker
+from snapsweep.track.metrics import TASK_METRIC, metric_info
+from snapsweep.track.records import RunRecord
+
+REPORT_DIR = "report"  # artifact directory on the parent run
+
+
+def build(
+    tracker: Tracker,
+    experiment: str,
+    sweep_name: str,
+    metric: Optional[str] = None,
+    *,
+    goal: Optional[Literal["min", "max"]] = None,
+    statuses: tuple[str, ...] = ("FINISHED",),
+    curves: bool = True,
+) -> Report:
+    """The table of `sweep_name` in `experiment`.
+
+    `metric`: None picks the task's headline metric (valid_bpc, lower is better, for the LM;
+    curriculum_level, higher is better, for the copy task), read from the runs' task tag/param.
+    `statuses`: runs counted (unfinished runs would report a value from mid-training); a FAILED
+    run that diverged (the sweep ends diverged members as FAILED) always counts, as diverged.
+    `curves`: also read the metric histories for the learning-curve plot.
+    """
+    runs = tracker.member_runs(experiment, sweep_name)
+    if not runs:
+        raise TrackingError(
+            f"no member runs of sweep {sweep_name!r} in experiment {experiment!r} at {tracker.uri}",
+            where="report",
+            fix="check the experiment and sweep names (`mlflow ui` lists them) and the tracking URI",
+        )
+    task = task_of(runs)
+    if metric is None:
+        if task not in TASK_METRIC:
+            raise ConfigError(
+                f"cannot tell the task of sweep {sweep_name!r} (no task tag or task.kind parameter)",
+                where="report",
+                fix="name the metric to tabulate, e.g. --metric valid_bpc",
+            )
+        metric = TASK_METRIC[task]
+    info = metric_info(metric, goal)
+
+    placed, skipped = _place(runs, statuses, info.key)
+    grouped: dict[tuple[str, Column], dict[float, list[RunRecord]]] = {}
+    for c, run in placed.values():
+        grouped.setdefault((c.method, c.column), {}).setdefault(c.lr, []).append(run)
+    cells = {key: make_cell(key[0], key[1], by_lr, info) for key, by_lr in grouped.items()}
+    methods = tuple(sorted({m for m, _ in cells}))
+    # Cells alphabetically, then dense before sparse: the paper's left-to-right order.
+    columns = tuple(sorted({c for _, c in cells}, key=lambda c: (c[0], -c[1])))
+    curve_map = {}
+    if curves:
+        for key, cell in cells.items():
+            if cell.chosen is not None:
+                curve = mean_curve(tracker, cell.chosen.run_ids, info.key)
+                if curve is not None:
+                    curve_map[key] = curve
+    return Report(experiment, sweep_name, task, info, methods, columns, cells, curve_map, skipped)
+
+
+def _place(runs: list[RunRecord], statuses: tuple[str, ...], metric_key: str):
+    """Runs by coordinates; of two runs at the same coordinates (a trial whose other settings
+    changed between spec versions) the newer wins."""
+    skipped: Counter[str] = Counter()
+    placed: dict = {}
+    for run in runs:  # oldest first, so a newer run replaces an older one
+        if run.status not in statuses and not (run.status == "FAILED" and run.diverged(metric_key)):
+            skipped[f"{run.status.lower()} (not {'/'.join(statuses).lower()})"] += 1
+            continue
+        c = coords(run)
+        if c is None:
+            skipped["without method/cell/density/lr/seed tags"] += 1
+            continue
+        key = (c.method, c.column, c.lr, c.seed)
+        if key in placed:
+            skipped["superseded by a newer run with the same coordinates"] += 1
+        placed[key] = (c, run)
+    return placed, dict(skipped)
+
+
+def write(report: Report, out_dir: str | os.PathLike) -> list[Path]:
+    """report.md, report.csv and curves_<metric>.png in `out_dir`; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "report.md"
+    md.write_text(report.markdown, encoding="utf-8")
+    table = out / "report.csv"
+    table.write_text(report.csv, encoding="utf-8")
+    png = curves_png(report, out / f"curves_{report.metric.key}.png")
+    return [md, table, png]
+
+
+def log_to_parent(tracker: Tracker, parent_run_id: str, report: Report) -> list[str]:
+    """Upload the written report under `report/` of the sweep's parent run; returns artifact paths."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write(report, tmp)
+        tracker.log_artifact(parent_run_id, tmp, REPORT_DIR)
+    tracker.set_tags(parent_run_id, {"snapsweep.report.metric": report.metric.key})
+    return [f"{REPORT_DIR}/{p.name}" for p in paths]
