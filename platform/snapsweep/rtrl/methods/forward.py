@@ -1,0 +1,112 @@
+"""The forward-mode driver shared by RTRL, SnAp (trace form), SnAp-n, UORO and the Appendix-D variant.
+
+A `TraceRule` says how a method's traces (its approximation of the influence matrix J) advance one
+step and how they turn δ_t = ∂L_t/∂h_t into a gradient; this module does the scanning, resets,
+readout gradients and the online/offline distinction, identically for every rule.
+
+Offline mode starts every window from J_0 = 0 (the truncation BPTT makes at the window start), so
+offline RTRL equals BPTT and offline SnAp-1 equals its diagonal-cut form. Online mode carries the
+traces from call to call; the trainer applies an update between calls, so the traces were built
+with stale parameters: that staleness is part of RTRL and SnAp.
+
+Traces are taken w.r.t. the effective weights W ⊙ M; the gradient w.r.t. the stored weights is that
+gradient times M (chain rule), applied once at the end of a call.
+
+Input embeddings (input_kind "embed") get a one-step gradient: Σ_t δ_t ∂h_t/∂e_t, with no influence
+traces for E. This departs from the paper (which uses one-hot inputs); BPTT treats E exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from snapsweep.rtrl.cells import get_cell, matvec
+from snapsweep.rtrl.model import apply_masks, cell_inputs, readout_loss, reset_rows, zero_state
+from snapsweep.rtrl.types import Carry, Method
+
+
+class TraceRule(NamedTuple):
+    name: str
+    # tables(structure) -> unbatched pytree that never changes (index tables), () when none
+    tables: Callable
+    # zeros(tables, batch_size) -> traces with leading batch axis, all zero (J_0 = 0)
+    zeros: Callable
+    # prepare(cell_params, tables) -> per-call values hoisted out of the time loop
+    prepare: Callable
+    # advance(cell_params, hoisted, state [B,C,k], traces, x [B,...], key) -> (state, traces)
+    advance: Callable
+    # contract(delta [B,C,k], traces, hoisted) -> grads w.r.t. the cell params, summed over the batch
+    contract: Callable
+    # numbers(model) -> trace numbers per example
+    numbers: Callable
+
+
+def make_forward_method(model, rule: TraceRule, online: bool, name: str) -> Method:
+    cell = get_cell(model.cell)
+    embed = model.input_kind == "embed"
+
+    def init(params, structure, batch_size, key):
+        tables = rule.tables(structure)
+        traces = {"tables": tables}
+        if online:
+            traces["trace"] = rule.zeros(tables, batch_size)
+        return Carry(state=zero_state(model, batch_size), traces=traces, key=key)
+
+    def step(params, structure, carry, window):
+        masks = structure["masks"]
+        cell_params = apply_masks(params["cell"], masks)
+        tables = carry.traces["tables"]
+        hoisted = rule.prepare(cell_params, tables)
+        B = window.y.shape[1]
+        trace0 = carry.traces["trace"] if online else rule.zeros(tables, B)
+        xs = cell_inputs(model, params, window.x)
+        dtype = jnp.dtype(model.dtype)
+        acc0 = {
+            "cell": jax.tree.map(jnp.zeros_like, cell_params),
+            "readout": jax.tree.map(jnp.zeros_like, params["readout"]),
+            "loss_sum": jnp.zeros((), dtype),
+            "count": jnp.zeros((), dtype),
+        }
+        if embed:
+            acc0["embed"] = jnp.zeros_like(params["embed"]["E"])
+        inv_b = jnp.asarray(1.0 / B, dtype)
+
+        def body(c, inputs):
+            state, trace, key, acc = c
+            x, tok, y, w, reset = inputs
+            state = reset_rows(state, reset)
+            trace = reset_rows(trace, reset)
+            key, sub = jax.random.split(key)
+            new_state, trace = rule.advance(cell_params, hoisted, state, trace, x, sub)
+            (loss_sum, count), pull = jax.vjp(lambda ro, h: readout_loss(ro, h, y, w), params["readout"],
+                                              new_state[:, 0])
+            g_readout, dh = pull((inv_b, jnp.zeros((), dtype)))
+            delta = jnp.zeros_like(new_state).at[:, 0].set(dh)
+            acc = dict(acc)
+            acc["cell"] = jax.tree.map(jnp.add, acc["cell"], rule.contract(delta, trace, hoisted))
+            acc["readout"] = jax.tree.map(jnp.add, acc["readout"], g_readout)
+            acc["loss_sum"] = acc["loss_sum"] + loss_sum
+            acc["count"] = acc["count"] + count
+            if embed:
+                _, pull_x = jax.vjp(
+                    lambda e: jax.vmap(lambda s_, e_: cell.step(cell_params, s_, e_, matvec.dense))(state, e), x)
+                (g_e,) = pull_x(delta)
+                acc["embed"] = acc["embed"].at[tok].add(g_e)
+            return (new_state, trace, key, acc), None
+
+        (state, trace, key, acc), _ = jax.lax.scan(
+            body, (carry.state, trace0, carry.key, acc0), (xs, window.x, window.y, window.weight, window.reset))
+        grads = {"cell": apply_masks(acc["cell"], masks), "readout": acc["readout"]}
+        if embed:
+            grads["embed"] = {"E": acc["embed"]}
+        traces = {"tables": tables}
+        if online:
+            traces["trace"] = trace
+        stats = {"loss_sum": acc["loss_sum"], "count": acc["count"]}
+        return acc["loss_sum"] * inv_b, grads, Carry(state, traces, key), stats
+
+    return Method(name=name, init=init, step=step, trace_numbers=rule.numbers)
+

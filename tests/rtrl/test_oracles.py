@@ -1,0 +1,71 @@
+"""Every gradient method against an exact reference (the same checks `snapsweep verify` runs)."""
+
+import pytest
+
+from snapsweep.rtrl import verify as v
+
+CELLS = ("gru", "lstm", "rnn")
+
+
+def assert_passed(check):
+    assert check.passed, f"{check.name}: {check.detail}"
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_rtrl_equals_bptt(cell):
+    assert_passed(v.check_rtrl_equals_bptt(cell))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_snap1_exact_when_recurrence_is_diagonal(cell):
+    # Catches the |I_t| > 0 mistake: with one-hot inputs it would zero inactive input columns.
+    for check in v.check_snap1_diagonal_equals_bptt(cell):
+        assert_passed(check)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_numeric_mask_is_not_snap1(cell):
+    assert_passed(v.check_numeric_mask_differs(cell))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_snap1_cut_form_equals_trace_form(cell):
+    assert_passed(v.check_snap1_cut_equals_traces(cell))
+
+
+@pytest.mark.parametrize("cell,n,shared", [(c, 2, s) for c in CELLS for s in (True, False)] + [("lstm", 3, True)])
+def test_snapn_equals_dense_masked_reference(cell, n, shared):
+    # Per-gate masks matter for the LSTM: its output gate's U_o feeds h but not c.
+    assert_passed(v.check_snapn_equals_reference(cell, n, shared_masks=shared))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_snapn_past_diameter_equals_rtrl(cell):
+    assert_passed(v.check_snapn_diameter_equals_rtrl(cell))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_snap2_on_dense_net_equals_rtrl(cell):
+    assert_passed(v.check_snap2_dense_equals_rtrl(cell))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_uoro_mean_approaches_rtrl(cell):
+    # 16000 independent sign sequences; relative error of the mean below 0.1 (see verify.UORO_TOL).
+    assert_passed(v.check_uoro_unbiased(cell))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("name,n", v.ONLINE_METHODS)
+def test_online_with_frozen_params_equals_offline(cell, name, n):
+    assert_passed(v.check_online_equals_offline(cell, name, n))
+
+
+@pytest.mark.parametrize("cell,name,n", [("gru", m, n) for m, n in (("bptt", 1), ("rtrl", 1), ("snap", 2), ("uoro", 1))]
+                         + [(c, "snap", 1) for c in CELLS])
+def test_reset_mid_window_equals_two_windows(cell, name, n):
+    assert_passed(v.check_reset_equals_split(cell, name, n))
+
+
+def test_bptt_probe_from_nonzero_state():
+    assert_passed(v.check_bptt_probe("lstm"))
