@@ -1,0 +1,149 @@
+"""Checkpoint files: one TrainState plus caller metadata, written atomically, verified on load.
+
+Layout (all integers little-endian):
+
+    b"SNAPSWEEP-CKPT\\n"  magic
+    u64                  header length
+    header               UTF-8 JSON: format, fingerprint, settings (for people reading the file),
+                         meta, leaves [{path, dtype, shape, key_impl}], payload_bytes, payload_sha256
+    payload              the leaves' raw bytes, C order, in header order
+
+Raw bytes (not pickle, not npz) so a file is exactly the state, loads without running code, and a
+truncated or corrupted file is caught by the size and the SHA-256 before anything is used.
+The fingerprint (a hash of the settings that shape the state) refuses a checkpoint saved with
+different settings or members instead of silently mixing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+
+import jax
+import numpy as np
+
+from snapsweep.errors import CheckpointError
+
+MAGIC = b"SNAPSWEEP-CKPT\n"
+FORMAT = 1
+
+
+def fingerprint(settings: dict) -> str:
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _leaf_records(state):
+    """[(path string, host array, key_impl or None)] in tree order."""
+    out = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
+        impl = None
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            impl = str(jax.random.key_impl(leaf))
+            leaf = jax.random.key_data(leaf)
+        out.append((jax.tree_util.keystr(path), np.ascontiguousarray(np.asarray(leaf)), impl))
+    return out
+
+
+def save(path: str, state, meta: dict, fp: str, settings: dict | None = None) -> None:
+    """Write atomically: a temporary file in the same directory, fsync, then os.replace."""
+    try:
+        meta_json = json.loads(json.dumps(meta))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"meta is not JSON-serialisable: {err}", where=path,
+                              fix="store only str, int, float, bool, list and dict values in meta") from err
+    records = _leaf_records(state)
+    digest = hashlib.sha256()
+    for _, arr, _ in records:
+        digest.update(memoryview(arr).cast("B"))
+    header = {
+        "format": FORMAT,
+        "fingerprint": fp,
+        "settings": json.loads(json.dumps(settings, default=str)) if settings is not None else None,
+        "meta": meta_json,
+        "leaves": [{"path": p, "dtype": str(a.dtype), "shape": list(a.shape), "key_impl": k} for p, a, k in records],
+        "payload_bytes": sum(a.nbytes for _, a, _ in records),
+        "payload_sha256": digest.hexdigest(),
+    }
+    head = json.dumps(header).encode()
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + ".", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(MAGIC)
+            f.write(struct.pack("<Q", len(head)))
+            f.write(head)
+            for _, arr, _ in records:
+                f.write(memoryview(arr).cast("B"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def load(path: str, template, fp: str):
+    """-> (state shaped like `template`, meta). `template` may hold ShapeDtypeStructs (eval_shape)."""
+    fix_fresh = "start without --resume (or delete the file) to begin a fresh run"
+    if not os.path.isfile(path):
+        raise CheckpointError("no checkpoint file", where=path, fix="check the path, or start without --resume")
+    with open(path, "rb") as f:
+        blob = f.read()
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 8:
+        raise CheckpointError("not a snapsweep checkpoint (bad magic)", where=path, fix=fix_fresh)
+    (head_len,) = struct.unpack_from("<Q", blob, len(MAGIC))
+    start = len(MAGIC) + 8
+    try:
+        header = json.loads(blob[start:start + head_len].decode())
+        payload = memoryview(blob)[start + head_len:]
+        leaves, expected_bytes = header["leaves"], header["payload_bytes"]
+    except (ValueError, KeyError, UnicodeDecodeError) as err:
+        raise CheckpointError("the checkpoint header is truncated or corrupt", where=path, fix=fix_fresh) from err
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint format {header.get('format')} is not {FORMAT}", where=path, fix=fix_fresh)
+    if len(payload) != expected_bytes:
+        raise CheckpointError(f"the checkpoint is truncated ({len(payload)} of {expected_bytes} payload bytes)",
+                              where=path, fix=fix_fresh)
+    if hashlib.sha256(payload).hexdigest() != header["payload_sha256"]:
+        raise CheckpointError("the checkpoint is corrupt (checksum mismatch)", where=path, fix=fix_fresh)
+    if header["fingerprint"] != fp:
+        raise CheckpointError("the checkpoint was saved with different settings or members", where=path,
+                              fix="resume with the same task/model/method/optimizer settings, seeds and learning "
+                                  "rates, or " + fix_fresh)
+
+    flat, treedef = jax.tree_util.tree_flatten_with_path(template)
+    if len(flat) != len(leaves):
+        raise CheckpointError(f"the checkpoint has {len(leaves)} arrays, this trainer expects {len(flat)}",
+                              where=path, fix=fix_fresh)
+    out, offset = [], 0
+    for (tpath, tleaf), rec in zip(flat, leaves):
+        want_path = jax.tree_util.keystr(tpath)
+        is_key = jax.dtypes.issubdtype(tleaf.dtype, jax.dtypes.prng_key)
+        dtype = np.dtype(rec["dtype"])
+        shape = tuple(rec["shape"])
+        want_shape = tuple(tleaf.shape) if not is_key else None
+        if rec["path"] != want_path or (not is_key and (shape != want_shape or dtype != np.dtype(tleaf.dtype))):
+            raise CheckpointError(f"array {rec['path']} {rec['dtype']}{list(shape)} does not match "
+                                  f"{want_path} {tleaf.dtype}{list(tleaf.shape)}", where=path, fix=fix_fresh)
+        n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        arr = np.frombuffer(payload[offset:offset + n], dtype=dtype).reshape(shape).copy()
+        offset += n
+        leaf = jax.numpy.asarray(arr)
+        if is_key:
+            leaf = jax.random.wrap_key_data(leaf, impl=rec["key_impl"])
+        out.append(leaf)
+    return jax.tree_util.tree_unflatten(treedef, out), header["meta"]

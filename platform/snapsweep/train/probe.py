@@ -1,0 +1,66 @@
+"""Gradient-fidelity probe: how close is the method's gradient to the exact BPTT gradient?
+
+What is compared, precisely. At a probe point each member draws a fresh probe window from the task
+(`task.probe_window`, offline form: one LM crop, or one copy sequence per element at the current
+level; drawn from the member's probe key, so the training data stream is untouched). Both
+gradients are taken at the member's current parameters, from the zero recurrent state with zero
+traces (J_0 = 0; every probe window starts with a reset, so this is also the state training would
+use):
+
+- reference: `rtrl.bptt_window_grad`, exact BPTT over the window;
+- offline mode: one `method.step` over the window (the gradient the trainer would apply);
+- online mode: `method.step` over the window one step at a time with the parameters held fixed and
+  the per-step gradients summed. This is the method's approximation WITHOUT the staleness that
+  training adds (training changes the parameters between steps, so its traces mix old parameters);
+  with fixed parameters online RTRL equals BPTT, so the probe isolates the approximation itself.
+
+Only the recurrent cell's gradient is compared: the readout gradient is exact for every method and
+would inflate the similarity. Metrics: grad_cosine = <g, g_bptt> / (|g| |g_bptt|) and
+grad_norm_ratio = |g| / |g_bptt| over the flattened cell parameters.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from snapsweep import rtrl
+
+
+def _flat(tree) -> jax.Array:
+    return jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(tree)])
+
+
+def make_probe(model: rtrl.ModelConfig, task, method: rtrl.Method, online: bool):
+    """-> probe(params, structure, task_state, data, key) -> (cosine, norm_ratio) for ONE member."""
+    batch = task.batch
+
+    def method_grads(params, structure, window, key):
+        carry = method.init(params, structure, batch, key)
+        if not online:
+            _, grads, _, _ = method.step(params, structure, carry, window)
+            return grads
+
+        def body(acc_carry, step_window):
+            acc, carry = acc_carry
+            one = jax.tree.map(lambda a: a[None], step_window)
+            _, grads, carry, _ = method.step(params, structure, carry, one)
+            return (jax.tree.map(jnp.add, acc, grads), carry), None
+
+        zero = jax.tree.map(jnp.zeros_like, params)
+        (grads, _), _ = jax.lax.scan(body, (zero, carry), window)
+        return grads
+
+    def probe(params, structure, task_state, data, key):
+        k_window, k_method = jax.random.split(key)
+        window = task.probe_window(task_state, data, k_window)
+        state0 = method.init(params, structure, batch, k_method).state
+        _, ref, _ = rtrl.bptt_window_grad(model, params, structure, state0, window)
+        got = method_grads(params, structure, window, k_method)
+        g, r = _flat(got["cell"]), _flat(ref["cell"])
+        g_norm, r_norm = jnp.linalg.norm(g), jnp.linalg.norm(r)
+        cosine = jnp.dot(g, r) / jnp.maximum(g_norm * r_norm, jnp.finfo(g.dtype).tiny)
+        ratio = g_norm / jnp.maximum(r_norm, jnp.finfo(g.dtype).tiny)
+        return cosine.astype(jnp.float32), ratio.astype(jnp.float32)
+
+    return probe

@@ -1,0 +1,105 @@
+"""The pack's compiled programs: init, a chunk of updates, evaluation, the fidelity probe.
+
+Each is a module-level `jax.jit` whose static argument is a `Program`: the hashable settings that
+fix the computation (task settings, model, method, optimizer). Everything that varies between
+members or over time (parameters, learning rates, data positions, keys) is an array argument. So
+two trainers with equal settings share JAX's compilation cache instead of compiling twice (a pack
+and its members run alone, a resumed trainer, the pack sizes of a benchmark with equal shapes).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from snapsweep import rtrl
+from snapsweep.train.config import MethodConfig, OptimConfig
+from snapsweep.train.evaluate import make_evaluate
+from snapsweep.train.optim import init_opt_state, make_optimizer
+from snapsweep.train.probe import make_probe
+from snapsweep.train.state import TrainState, counter_zero, new_progress
+from snapsweep.train.step import make_chunk, make_update
+
+
+class Program(NamedTuple):
+    task: Any  # a task object; equal (and hashed) by its settings
+    model: rtrl.ModelConfig
+    method: MethodConfig
+    optim: OptimConfig
+
+    @property
+    def online(self) -> bool:
+        return self.method.mode == "online"
+
+    def make_method(self) -> rtrl.Method:
+        return rtrl.make_method(self.model, self.method.name, self.method.n, self.method.mode)
+
+
+def member_keys(key):
+    """A member's seed key -> (model, method, data, probe) keys."""
+    return jax.random.split(key, 4)
+
+
+@partial(jax.jit, static_argnames=("model",))
+def init_model(key, *, model: rtrl.ModelConfig):
+    """(params, structure) of one member. Keyed by the model alone: drawing masks is costly to
+    compile, and every method, task and pack size with this model shares the compilation."""
+    return rtrl.init_model(model, member_keys(key)[0])
+
+
+def _init_member(program: Program, method: rtrl.Method, key, lr, params, structure) -> TrainState:
+    _, k_method, k_data, k_probe = member_keys(key)
+    return TrainState(
+        params=params,
+        opt_state=init_opt_state(program.optim, params, lr),
+        structure=structure,
+        carry=method.init(params, structure, program.task.batch, k_method),
+        task=program.task.init(k_data),
+        clock=jnp.zeros((), jnp.int32),
+        step=jnp.zeros((), jnp.int32),
+        tokens=counter_zero(),
+        status=jnp.zeros((), jnp.int32),
+        diverged_at=jnp.full((), -1, jnp.int32),
+        key=k_probe,
+        progress=new_progress(),
+    )
+
+
+@partial(jax.jit, static_argnames=("program",))
+def _init_rest(key, lr, params, structure, *, program: Program) -> TrainState:
+    return _init_member(program, program.make_method(), key, lr, params, structure)
+
+
+def init_pack(keys, lrs, *, program: Program) -> TrainState:
+    """keys [M, 2] (from each member's seed), lrs [M] -> TrainState with member axis M.
+
+    Built member by member (not vmapped) so the compilations are shared by every pack size."""
+    members = []
+    for key, lr in zip(keys, lrs):
+        params, structure = init_model(key, model=program.model)
+        members.append(_init_rest(key, lr, params, structure, program=program))
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *members)
+
+
+@partial(jax.jit, static_argnames=("program",))
+def run_chunk(state: TrainState, data, steps, *, program: Program) -> TrainState:
+    """`steps` (an int32 scalar) updates of every member."""
+    update = make_update(program.task, program.make_method(), make_optimizer(program.optim), program.online)
+    return make_chunk(update)(state, data, steps)
+
+
+@partial(jax.jit, static_argnames=("program",))
+def evaluate_pack(params, structure, windows, *, program: Program):
+    """Validation bits per character [M]; `windows` are the task's validation windows."""
+    one = make_evaluate(program.model, windows.x.shape[2])
+    return jax.vmap(one, in_axes=(0, 0, None))(params, structure, windows)
+
+
+@partial(jax.jit, static_argnames=("program",))
+def probe_pack(params, structure, task_state, data, keys, *, program: Program):
+    """(grad_cosine [M], grad_norm_ratio [M]) against exact BPTT; see probe.py."""
+    one = make_probe(program.model, program.task, program.make_method(), program.online)
+    return jax.vmap(one, in_axes=(0, 0, 0, None, 0))(params, structure, task_state, data, keys)
