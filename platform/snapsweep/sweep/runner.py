@@ -1,0 +1,247 @@
+"""`run`: a sweep spec through Ray Tune, one Tune trial per pack, tracked in MLflow.
+
+Order matters for errors: the spec is validated before anything starts (SpecError), the tracking
+store is asked which trials finished before Ray starts (TrackingError), and the cluster is reached
+before the parent run is touched (ClusterError), so each of these is one line and leaves nothing
+half-done behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterator, Optional, TextIO
+
+from snapsweep.sweep import work
+from snapsweep.sweep.resources import TrialResources, trial_env
+
+
+@dataclass
+class SweepResult:
+    name: str
+    experiment: str
+    tracking_uri: str
+    storage: str  # the sweep's directory: <root>/<name>
+    parent_run_id: Optional[str]
+    trials: int
+    finished_before: int  # trials already FINISHED when the run started (skipped)
+    ran: int  # trials trained by this call
+    packs_run: int
+    resumed: dict = field(default_factory=dict)  # pack id -> step it resumed from
+    failed: dict = field(default_factory=dict)  # pack id -> first line of its error
+    diverged: int = 0  # members that ran and diverged
+    report_dir: Optional[str] = None
+    report_markdown: str = ""
+    notes: list = field(default_factory=list)  # warnings shown before the run
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Every pack ran to its end (diverged members are results, not failures)."""
+        return not self.failed
+
+
+def run(
+    spec_path_or_spec,
+    *,
+    address: Optional[str] = None,
+    tracking_uri: Optional[str] = None,
+    storage: Optional[str] = None,
+    progress: bool = True,
+    out: TextIO = sys.stdout,
+) -> SweepResult:
+    """Run every trial of the spec that has not finished; returns what happened.
+
+    `address`: a Ray cluster (host:port, ray://..., auto); None starts Ray locally.
+    `tracking_uri`: MLflow; None takes the spec's, else sqlite:///mlflow.db in the working directory.
+    `storage`: checkpoints and Tune results; None takes the spec's, else ./snapsweep-runs.
+    """
+    from snapsweep import spec as spec_mod
+    from snapsweep.track import Tracker
+
+    started = time.monotonic()
+
+    def say(line: str) -> None:
+        if progress:
+            out.write(line + "\n")
+            out.flush()
+
+    sweep, spec_path = work.load_spec(spec_path_or_spec)
+    tracker = Tracker(work.tracking_uri_of(sweep, tracking_uri))
+    if address is not None:
+        from snapsweep.sweep.cluster import check_reachable
+
+        check_reachable(address)  # a wrong address fails now, even when nothing is left to run
+    paths = work.sweep_paths(sweep, storage)
+    workload = work.build(sweep, paths, work.finished_ids(tracker, sweep), spec_path=spec_path)
+    say(f"sweep {sweep.name}: {workload.plan_line()}")
+
+    result = SweepResult(
+        name=sweep.name, experiment=workload.experiment, tracking_uri=tracker.uri, storage=paths.sweep_dir,
+        parent_run_id=None, trials=len(workload.trials), finished_before=workload.finished_count or 0,
+        ran=workload.to_run(), packs_run=len(workload.packs), resumed=dict(workload.resume_steps),
+    )
+    spec_hash = spec_mod.spec_hash(sweep)
+    if workload.packs:
+        from snapsweep.sweep import cluster as cluster_mod
+
+        resources = TrialResources.from_spec(sweep.resources)
+        env = trial_env(resources, compile_cache=compile_cache_dir(paths.root))
+        with cluster_mod.connect(address, env_vars=env) as cluster:
+            result.notes = cluster_mod.check_fit(cluster, resources, paths.root)
+            if cluster.nodes > 1 and tracker.uri.startswith("sqlite:"):
+                result.notes.append(
+                    f"warning: tracking store {tracker.uri} is a local file but the cluster has "
+                    f"{cluster.nodes} nodes; pass --tracking-uri of an MLflow server every node reaches")
+            for note in result.notes:
+                warnings.warn(note, stacklevel=2)
+                say(note)
+            say(f"{cluster.describe()}; each pack gets {resources.label()}")
+            result.parent_run_id = _parent_run(tracker, workload, spec_hash)
+            _tune(workload, tracker, result, resources, env, spec_hash, say if progress else None, out)
+    else:
+        result.parent_run_id = tracker.find_sweep_run(workload.experiment, sweep.name)
+        if result.parent_run_id is None:  # an empty grid is refused by the spec; this is belt and braces
+            result.parent_run_id = _parent_run(tracker, workload, spec_hash)
+
+    _report(tracker, workload, result, say)
+    finished_now = work.finished_ids(tracker, sweep) & {t.id for t in workload.trials}
+    complete = len(finished_now) == len(workload.trials)
+    if workload.packs:
+        tracker.finish(result.parent_run_id, "FINISHED" if complete and result.ok else "FAILED",
+                       {"trials": len(workload.trials), "finished": len(finished_now),
+                        "failed_packs": len(result.failed)}, plot=False)
+    result.wall_s = time.monotonic() - started
+    say(_closing(result, len(finished_now), tracker.uri))
+    return result
+
+
+def compile_cache_dir(root: str) -> Optional[str]:
+    """<storage root>/.jax-cache on a filesystem path (shared by every sweep there); none for
+    object stores, which JAX's cache cannot use directly."""
+    from snapsweep.sweep.storage import is_uri, join
+
+    return None if is_uri(root) else join(root, ".jax-cache")
+
+
+def _parent_run(tracker, workload: work.Workload, spec_hash: str) -> str:
+    from snapsweep import spec as spec_mod
+
+    tags = {"snapsweep.spec_path": os.path.abspath(workload.spec_path)} if workload.spec_path else {}
+    return tracker.sweep_run(workload.experiment, workload.name, spec_hash, spec_mod.resolved_yaml(workload.spec),
+                             tags)
+
+
+@contextlib.contextmanager
+def _quiet_tune() -> Iterator[None]:
+    """Tune's own tables and banners off for the length of fit(); our callback prints progress.
+
+    RAY_AIR_NEW_OUTPUT=0 selects the reporter that honours verbose=0 (the new one prints its
+    configuration box regardless). It is read by fit() in this process, so it is restored after.
+    """
+    saved = os.environ.get("RAY_AIR_NEW_OUTPUT")
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_AIR_NEW_OUTPUT", None)
+        else:
+            os.environ["RAY_AIR_NEW_OUTPUT"] = saved
+
+
+def _tune(workload: work.Workload, tracker, result: SweepResult, resources: TrialResources, env: dict,
+          spec_hash: str, say, out: TextIO) -> None:
+    from ray import tune
+
+    from snapsweep.sweep.trainable import SweepJob, tune_trainable
+
+    sweep = workload.spec
+    job = SweepJob(
+        sweep=sweep.name, experiment=workload.experiment, spec_hash=spec_hash, tracking_uri=tracker.uri,
+        parent_run_id=result.parent_run_id, paths=workload.paths, keep_checkpoints=sweep.storage.keep_checkpoints,
+        env=env, packs={p.id: p for p in workload.packs},
+    )
+    callbacks = []
+    if say is not None:
+        from snapsweep.sweep.progress import ProgressPrinter
+
+        labels = {p.id: work.pack_label(p) for p in workload.packs}
+        callbacks.append(ProgressPrinter(out, labels))
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    trainable = tune.with_resources(tune.with_parameters(tune_trainable, job=job), resources.tune_request())
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"pack": tune.grid_search([p.id for p in workload.packs])},
+        tune_config=tune.TuneConfig(
+            trial_name_creator=_trial_name,
+            trial_dirname_creator=_trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=f"tune-{stamp}",
+            storage_path=workload.paths.sweep_dir,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=sweep.storage.keep_checkpoints),
+            failure_config=tune.FailureConfig(max_failures=sweep.retries.max_failures),
+            verbose=0,
+            callbacks=callbacks,
+        ),
+    )
+    with _quiet_tune():
+        grid = tuner.fit()
+    for outcome in grid:
+        # A trial that failed before it started has no config; its directory is pack-<id>.
+        pack_id = (outcome.config or {}).get("pack") or os.path.basename(outcome.path or "?").removeprefix("pack-")
+        if outcome.error is not None:
+            text = str(outcome.error).strip().splitlines()
+            result.failed[pack_id] = _error_line(text)
+        else:
+            result.diverged += int((outcome.metrics or {}).get("diverged_members") or 0)
+
+
+def _trial_name(trial) -> str:
+    return f"pack-{trial.config['pack']}"
+
+
+def _error_line(lines: list) -> str:
+    # Ray wraps the trial's exception; its last non-empty line is the one that says what happened.
+    for line in reversed(lines):
+        if line.strip():
+            return line.strip()[:300]
+    return "unknown error"
+
+
+def _report(tracker, workload: work.Workload, result: SweepResult, say) -> None:
+    from snapsweep.errors import SnapsweepError
+    from snapsweep.sweep.reporting import build_and_publish
+
+    try:
+        built, where, _ = build_and_publish(tracker, workload, result.parent_run_id)
+    except SnapsweepError as err:
+        say(f"report: not built ({err.one_line()})")
+        return
+    result.report_dir = where
+    result.report_markdown = built.markdown
+    say("")
+    say(built.markdown.rstrip())
+    say("")
+
+
+def _closing(result: SweepResult, finished: int, uri: str) -> str:
+    lines = []
+    if result.failed:
+        lines.append(f"{len(result.failed)} pack(s) failed; re-run the same command to resume them:")
+        lines.extend(f"  pack {pack}: {error}" for pack, error in sorted(result.failed.items()))
+    lines.append(f"{finished}/{result.trials} trials finished ({result.ran} run now"
+                 f"{f', {result.diverged} diverged' if result.diverged else ''}) in {result.wall_s:.1f}s")
+    if result.report_dir:
+        lines.append(f"report: {result.report_dir}")
+    if uri.startswith("sqlite:"):
+        lines.append(f"runs: mlflow ui --backend-store-uri {uri}")
+    else:
+        lines.append(f"runs: {uri}")
+    return "\n".join(lines)

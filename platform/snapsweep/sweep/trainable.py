@@ -1,0 +1,268 @@
+"""One pack, trained to the end of its schedule: the body of a Ray Tune trial.
+
+`PackTraining.run` knows nothing of Tune: it gets a `report(metrics, checkpoint_dir)` callable and an
+optional directory to restore from. `tune_trainable` is the thin adapter that passes
+`ray.tune.report` and `ray.tune.get_checkpoint()`; tests call `PackTraining` directly to stop a pack
+between checkpoints the way a killed process would.
+
+Resume. Every `schedule.checkpoint_every` updates the pack state (parameters, optimizer state,
+recurrent states and traces, data position, RNG keys, curriculum, member MLflow run ids in the meta)
+is written once and published twice: to Tune, which restores it when it retries a failed trial
+inside the same `Tuner`, and to the sweep's own pack directory, which a later `sweep.run` (a new
+`Tuner`, new trial directories) finds by pack id. A trial starts from the newer of the two. The
+member runs are reopened by id, and metric points at or before the last step MLflow already holds
+are not sent again, so a resumed run has one history without repeated steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Sequence
+
+from snapsweep.sweep.resources import CACHE_ENV
+from snapsweep.sweep.storage import PackStore, SweepPaths, is_uri
+
+STATE_FILE = "state.ckpt"
+META_FILE = "meta.json"  # the checkpoint meta again, readable without loading the state
+BUFFER_FILE = "metric-buffer.jsonl"
+# Reported to Tune per member-range, for the progress line (see progress.LIVE_METRICS).
+LIVE_METRICS = ("valid_bpc", "curriculum_level", "train_loss_bits")
+
+Report = Callable[[dict, Optional[str]], None]
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """What every pack of one `sweep.run` shares; shipped to the trials once (tune.with_parameters)."""
+
+    sweep: str
+    experiment: str
+    spec_hash: str
+    tracking_uri: str
+    parent_run_id: str
+    paths: SweepPaths
+    keep_checkpoints: int
+    env: Mapping[str, str] = field(default_factory=dict)
+    packs: Mapping[str, object] = field(default_factory=dict)  # pack id -> snapsweep.spec Pack
+
+
+def member_params(trial) -> dict:
+    """MLflow parameters of a member run: every resolved setting, flattened by the tracker."""
+    return {**trial.config.to_dict(), "seed": trial.member.seed, "lr": trial.member.lr}
+
+
+def apply_env(env: Mapping[str, str]) -> None:
+    """Set the trial's environment in this process, for a Ray session whose runtime_env did not
+    (one the caller had started). The XLA memory settings are read when JAX's backend starts, at
+    the first computation, so setting them here is in time; the cache settings are read when jax is
+    imported, which unpickling the pack already did, so they also go to jax.config."""
+    for name, value in env.items():
+        os.environ.setdefault(name, value)
+    if "jax" in sys.modules:
+        import jax
+
+        for name, option in CACHE_ENV.items():
+            if name in env:
+                value = env[name]
+                jax.config.update(option, float(value) if option.endswith("_secs") else value)
+
+
+def read_meta(checkpoint_dir: str) -> Optional[dict]:
+    try:
+        with open(os.path.join(checkpoint_dir, META_FILE), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+class PackTraining:
+    def __init__(self, job: SweepJob, pack, *, tracker=None):
+        self.job = job
+        self.pack = pack
+        self.store = PackStore(job.paths.pack_dir(pack.id), keep=job.keep_checkpoints)
+        self._tracker = tracker
+
+    # -- the pieces ----------------------------------------------------------------------------
+
+    def tracker(self):
+        if self._tracker is None:
+            from snapsweep.track import Tracker
+
+            # The spill file keeps metric points through a tracking outage, across a crash too;
+            # it can live beside the checkpoints only when those are on a local filesystem.
+            buffer = None if is_uri(self.store.uri) else os.path.join(self.store.uri, BUFFER_FILE)
+            self._tracker = Tracker(self.job.tracking_uri, buffer_path=buffer)
+        return self._tracker
+
+    def _index(self) -> dict:
+        return {
+            "pack_id": self.pack.id,
+            "sweep": self.job.sweep,
+            "trial_ids": [t.id for t in self.pack.trials],
+            "labels": [t.label for t in self.pack.trials],
+            "steps": self.pack.config.schedule.steps,
+        }
+
+    def _restore_source(self, tune_dir: Optional[str], scratch: str) -> Optional[str]:
+        """The directory of the newest checkpoint: Tune's (a retry in this Tuner) or ours."""
+        candidates = []
+        if tune_dir is not None:
+            meta = read_meta(tune_dir)
+            if meta is not None and meta.get("pack_id") == self.pack.id:
+                candidates.append((int(meta["step"]), 1, tune_dir))
+        step = self.store.latest_step()
+        if step is not None:
+            candidates.append((step, 0, None))
+        if not candidates:
+            return None
+        step, _, chosen = max(candidates)
+        if chosen is not None:
+            return chosen
+        local = self.store.local_path(step)
+        return local if local is not None else self.store.fetch(step, os.path.join(scratch, "restore"))
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, report: Report, restored: Optional[str] = None) -> list[dict]:
+        """Train to the end (or continue), finish the member runs; returns trainer.summary()."""
+        from snapsweep.train import Trainer
+
+        apply_env(self.job.env)
+        pack, config = self.pack, self.pack.config
+        trainer = Trainer(config, pack.members)
+        tracker = self.tracker()
+        scratch = tempfile.mkdtemp(prefix=f"snapsweep-{pack.id}-")
+        try:
+            source = self._restore_source(restored, scratch)
+            # member_run is idempotent by trial id: on resume it returns the runs the checkpoint
+            # meta names (and reopens one a crash left FAILED), so the runs continue.
+            run_ids = [tracker.member_run(self.job.parent_run_id, t.id, member_params(t), self._tags(t))
+                       for t in pack.trials]
+            if source is not None:
+                state, _ = trainer.load(os.path.join(source, STATE_FILE))
+                logged = [self._last_logged_step(tracker, run_id) for run_id in run_ids]
+            else:
+                state = trainer.init()
+                logged = [-1] * len(run_ids)
+                self.store.write_index({**self._index(), "run_ids": run_ids})
+            meta = {"pack_id": pack.id, "sweep": self.job.sweep, "trial_ids": [t.id for t in pack.trials],
+                    "run_ids": run_ids, "parent_run_id": self.job.parent_run_id}
+            metrics = _MemberMetrics(tracker, run_ids, logged)
+
+            total, every = config.schedule.steps, config.schedule.checkpoint_every
+            clock = int(state.clock[0])
+            previous: Optional[str] = None
+            while clock < total:
+                stop = min(total, (clock // every + 1) * every) if every > 0 else total
+                state = trainer.advance(state, stop - clock, on_metrics=metrics)
+                clock = stop
+                # Points first, then the checkpoint: a crash in between repeats those steps on
+                # resume, and _last_logged_step keeps them from being sent twice.
+                tracker.flush(force=False)
+                directory = os.path.join(scratch, f"step-{clock:09d}")
+                os.makedirs(directory)
+                trainer.save(os.path.join(directory, STATE_FILE), state, {**meta, "step": clock})
+                with open(os.path.join(directory, META_FILE), "w", encoding="utf-8") as handle:
+                    json.dump({**meta, "step": clock}, handle)
+                self.store.commit(directory, clock)
+                report({"step": clock, "steps": total, **metrics.live()}, directory)
+                # Tune has copied it to its storage when report() returns.
+                if previous is not None:
+                    shutil.rmtree(previous, ignore_errors=True)
+                previous = directory
+
+            summary = trainer.summary(state)
+            self._finish(trainer, state, tracker, run_ids, summary, scratch)
+            done = {"step": clock, "steps": total, "done_members": len(summary),
+                    "diverged_members": sum(row["status"] == "diverged" for row in summary), **metrics.live()}
+            report(done, None)
+            return summary
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _tags(self, trial) -> dict[str, str]:
+        from snapsweep.track import tags as T
+
+        return T.trial_tags(trial, self.job.spec_hash)
+
+    @staticmethod
+    def _last_logged_step(tracker, run_id: str) -> int:
+        # "status" is logged at every log/eval/probe boundary, so its history ends at the last one.
+        history = tracker.metric_history(run_id, "status")
+        return history[-1][0] if history else -1
+
+    def _finish(self, trainer, state, tracker, run_ids: Sequence[str], summary: Sequence[dict], scratch: str) -> None:
+        """Close every member run: FINISHED, or FAILED for a diverged member (its step in the
+        summary), with the member's final state (loadable by a one-member Trainer) as an artifact."""
+        import jax
+
+        from snapsweep.train import checkpoint as ckpt
+
+        settings = trainer.fingerprint_settings()
+        for i, (run_id, row) in enumerate(zip(run_ids, summary)):
+            member_state = jax.tree.map(lambda x, i=i: x[i:i + 1], state)
+            one = {**settings, "members": [settings["members"][i]]}
+            path = os.path.join(scratch, "final", str(i), STATE_FILE)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            ckpt.save(path, member_state, {"trial_id": self.pack.trials[i].id, "run_id": run_id},
+                      ckpt.fingerprint(one))
+            diverged = row["status"] == "diverged"
+            final = {key: value for key, value in row.items() if key != "member"}
+            final["step"] = row["diverged_at_step"] if diverged and row.get("diverged_at_step") is not None else row["steps"]
+            final["diverged"] = diverged
+            tracker.finish(run_id, "FAILED" if diverged else "FINISHED", final, {"final_state": path})
+
+
+class _MemberMetrics:
+    """The trainer's on_metrics callback: the tracker's MemberLogger (one batch per member run),
+    minus records a resumed pack replays, plus the newest live metrics for the progress line."""
+
+    def __init__(self, tracker, run_ids: Sequence[str], logged: Sequence[int]):
+        from snapsweep.track import MemberLogger
+
+        self._logger = MemberLogger(tracker, run_ids)
+        self._logged = list(logged)
+        self._latest: dict[str, dict[int, float]] = {}
+
+    def __call__(self, records: list) -> None:
+        fresh = []
+        for record in records:
+            member = int(record["member"])
+            for key, value in record["metrics"].items():
+                if key in LIVE_METRICS and isinstance(value, (int, float)) and math.isfinite(value):
+                    self._latest.setdefault(key, {})[member] = float(value)
+            if int(record["step"]) > self._logged[member]:
+                fresh.append(record)  # else replayed after a resume: MLflow has it already
+        if fresh:
+            self._logger(fresh)
+
+    def live(self) -> dict:
+        out = {}
+        for key, values in self._latest.items():
+            if values:
+                out[f"{key}_min"] = min(values.values())
+                out[f"{key}_max"] = max(values.values())
+        return out
+
+
+def tune_trainable(config: dict, job: SweepJob) -> None:
+    """The Ray Tune function trainable: one pack per trial, `config["pack"]` names it."""
+    from ray import tune
+
+    apply_env(job.env)
+
+    def report(metrics: dict, checkpoint_dir: Optional[str]) -> None:
+        checkpoint = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
+        tune.report(metrics, checkpoint=checkpoint)
+
+    training = PackTraining(job, job.packs[config["pack"]])
+    checkpoint = tune.get_checkpoint()
+    with checkpoint.as_directory() if checkpoint is not None else contextlib.nullcontext(None) as restored:
+        training.run(report, restored)
