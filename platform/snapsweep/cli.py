@@ -136,7 +136,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from snapsweep import sweep
 
-    plan = sweep.plan(args.spec, tracking_uri=args.tracking_uri)
+    plan = sweep.plan(args.spec, tracking_uri=args.tracking_uri, measure=args.measure)
     print(plan.table())
     return 0
 
@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("plan", help="list trials and packs, finished counts and estimated time")
     p.add_argument("spec")
     p.add_argument("--tracking-uri")
+    p.add_argument("--measure", action="store_true",
+                   help="time each distinct pack on this device instead of the static cost model")
     p.set_defaults(func=cmd_plan)
 
     p = verbs.add_parser("status", help="per-trial state of a sweep")

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import EngFormatter
 
 from snapsweep.report.table import Report, format_lr
+from snapsweep.track.plots import label_axes, save_png
 
 
 def curves_png(report: Report, path: str | os.PathLike, *, max_cols: int = 4) -> Path:
@@ -25,10 +26,10 @@ def curves_png(report: Report, path: str | os.PathLike, *, max_cols: int = 4) ->
     fig = Figure(figsize=(4.8 * cols, 3.8 * rows + 0.8), layout="constrained")
     FigureCanvasAgg(fig)
     better = "lower" if report.metric.goal == "min" else "higher"
-    fig.suptitle(
-        f"{report.sweep}: {report.metric.label} ({better} is better)\n"
-        "mean ± std over seeds at the best learning rate"
-    )
+    # Wrapped to the figure's width: a one-panel figure is narrow and would cut a long title.
+    title = (f"{report.sweep}: {report.metric.label} ({better} is better); "
+             "mean ± std over seeds at the best learning rate")
+    fig.suptitle(textwrap.fill(title, width=48 * cols), fontsize="medium")
     # One colour per method across every panel, so a method is the same line everywhere.
     colours = {m: f"C{i % 10}" for i, m in enumerate(report.methods)}
     if not report.columns:
@@ -56,11 +57,5 @@ def curves_png(report: Report, path: str | os.PathLike, *, max_cols: int = 4) ->
             ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, color="0.4")
         else:
             ax.legend(fontsize="small")
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(report.metric.label)
-        ax.xaxis.set_major_formatter(EngFormatter())
-        ax.grid(True, alpha=0.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+        label_axes(ax, x_label, report.metric.label)
+    return save_png(fig, path)

@@ -72,10 +72,19 @@ def member_curves_png(
         info = metric_info(key)
         ax.plot(x, values, marker="." if len(values) < 50 else None, linewidth=1.2)
         ax.set_title(key)
-        ax.set_xlabel(x_label)
-        ax.set_ylabel(info.label)
-        ax.xaxis.set_major_formatter(EngFormatter())
-        ax.grid(True, alpha=0.3)
+        label_axes(ax, x_label, info.label)
+    return save_png(fig, path)
+
+
+def label_axes(ax, x_label: str, y_label: str) -> None:
+    """The axis style every snapsweep curve shares: engineering-notation x (tokens), light grid."""
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.xaxis.set_major_formatter(EngFormatter())
+    ax.grid(True, alpha=0.3)
+
+
+def save_png(fig: Figure, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
