@@ -12,7 +12,7 @@ def _mib(value):
 
 
 def format_table(rows: list[dict]) -> str:
-    """Throughput table, then (if present) the memory-flatness table, as Markdown."""
+    """Throughput table, then (if present) the memory-flatness and pack tables, as Markdown."""
     out = []
     speed = [r for r in rows if r.get("kind", "throughput") == "throughput"]
     if speed:
@@ -38,4 +38,18 @@ def format_table(rows: list[dict]) -> str:
         for r in memory:
             out.append(f"| {r['method']} | {r['units']} | {r['batch']} | {r['length']} | {_mib(r['compiled_bytes'])} "
                        f"| {_mib(r['peak_device_bytes'])} | {r['device']} |")
+    packs = [r for r in rows if r.get("kind") == "pack"]
+    if packs:
+        out.append("")
+        out.append("| pack: method | k | batch | T | members | tokens/s (all members) | tokens/s per member "
+                   "| vs pack of 1 | device |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
+        for r in packs:
+            if r.get("skipped"):
+                out.append(f"| {r['method']} | {r.get('units', '—')} | {r.get('batch', '—')} | {r.get('length', '—')} "
+                           f"| {r.get('pack', '—')} | skipped: {r['skipped']} | | | {r.get('device', '—')} |")
+                continue
+            out.append(f"| {r['method']} | {r['units']} | {r['batch']} | {r['length']} | {r['pack']} "
+                       f"| {_num(r['tokens_per_s'])} | {_num(r['tokens_per_s_per_member'])} "
+                       f"| {_num(r.get('speedup'), '{:.2f}x')} | {r['device']} |")
     return "\n".join(out)
