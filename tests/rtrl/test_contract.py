@@ -85,13 +85,15 @@ def test_masks_have_fixed_fan_in_and_fan_out_and_masked_grads_are_zero():
 def test_stats_and_loss():
     model = model_cfg()
     params, structure = rtrl.init_model(model, jax.random.key(0))
-    window = v.random_window(jax.random.key(1), T=4, B=2, vocab=5)
+    # The window shape of the oracles (verify.T_CHECK x B_CHECK): the compiled steps are shared with them.
+    B = v.B_CHECK
+    window = v.random_window(jax.random.key(1), T=v.T_CHECK, B=B, vocab=5)
     for name in ("bptt", "snap", "rtrl"):
         method, step = v.compiled(model, name)
-        loss, _, carry, stats = step(params, structure, method.init(params, structure, 2, jax.random.key(2)), window)
+        loss, _, carry, stats = step(params, structure, method.init(params, structure, B, jax.random.key(2)), window)
         assert abs(float(stats["count"]) - float(window.weight.sum())) < 1e-9
-        assert abs(float(loss) - float(stats["loss_sum"]) / 2) < 1e-9
-        assert carry.state.shape == (2, 1, model.units)
+        assert abs(float(loss) - float(stats["loss_sum"]) / B) < 1e-9
+        assert carry.state.shape == (B, 1, model.units)
 
 
 def test_embed_inputs():

@@ -33,7 +33,16 @@ def compiled_bytes(jitted, *args) -> int | None:
     Static, from the compiled program, so it is available on the CPU too.
     """
     try:
-        analysis = jitted.lower(*args).compile().memory_analysis()
+        compiled = jitted.lower(*args).compile()
+    except Exception:
+        return None
+    return executable_bytes(compiled)
+
+
+def executable_bytes(compiled) -> int | None:
+    """`compiled_bytes` of an already compiled executable (jitted.lower(...).compile())."""
+    try:
+        analysis = compiled.memory_analysis()
     except Exception:
         return None
     if analysis is None:

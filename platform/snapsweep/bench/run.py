@@ -48,6 +48,7 @@ def trace_flop_per_update(model: ModelConfig, name: str, batch: int, length: int
 
 
 def _build(model, name, batch, length, key):
+    """-> (variant, method, jitted update, args)."""
     var = variant(name)
     method = make_method(model, var.method, n=var.n, mode=var.mode, form=var.form)
     params, structure = init_model(model, key)
@@ -58,6 +59,12 @@ def _build(model, name, batch, length, key):
     # Donating params, optimizer state and carry lets XLA update traces in place (not on CPU).
     donate = () if devices.on_cpu() else (0, 1, 3)
     return var, method, jax.jit(update, donate_argnums=donate), args
+
+
+def _compile(jitted, args):
+    """Compile once, ahead of time: the same executable gives the memory analysis and the timings
+    (calling the jitted function after .lower().compile() would compile it a second time)."""
+    return jitted.lower(*args).compile()
 
 
 def _time(jitted, args, repeats):
@@ -117,7 +124,8 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
                 say(f"{name} k={model.units}: skipped (too slow here)")
                 continue
             say(f"{name} k={model.units}: compiling and timing")
-            row["compiled_bytes"] = devices.compiled_bytes(jitted, *args)
+            jitted = _compile(jitted, args)
+            row["compiled_bytes"] = devices.executable_bytes(jitted)
             seconds = _time(jitted, args, repeats)
             row["tokens_per_s"] = batch * length / seconds
             row["peak_device_bytes"] = devices.peak_bytes()
@@ -143,8 +151,9 @@ def memory_flatness(model, cell, hidden, batch, lengths, kind, key, say) -> list
     for name in FLATNESS_METHODS:
         for length in lengths:
             var, method, jitted, args = _build(model, name, batch, length, key)
+            jitted = _compile(jitted, args)
             row = {"kind": "memory", "method": name, "cell": cell, "hidden": hidden, "units": model.units,
-                   "batch": batch, "length": length, "compiled_bytes": devices.compiled_bytes(jitted, *args),
+                   "batch": batch, "length": length, "compiled_bytes": devices.executable_bytes(jitted),
                    "peak_device_bytes": None, "device": kind}
             if not devices.on_cpu():
                 _time(jitted, args, 1)

@@ -42,6 +42,9 @@ class TraceRule(NamedTuple):
     contract: Callable
     # numbers(model) -> trace numbers per example
     numbers: Callable
+    # reset(traces, reset [B]) -> traces with the rows of reset examples zeroed; None: the batch axis
+    # leads every leaf (model.reset_rows). Rules with another layout (snap1_traces: [G, k, C·B, ...]) set it.
+    reset: Callable | None = None
 
 
 def make_forward_method(model, rule: TraceRule, online: bool, name: str) -> Method:
@@ -78,7 +81,7 @@ def make_forward_method(model, rule: TraceRule, online: bool, name: str) -> Meth
             state, trace, key, acc = c
             x, tok, y, w, reset = inputs
             state = reset_rows(state, reset)
-            trace = reset_rows(trace, reset)
+            trace = rule.reset(trace, reset) if rule.reset is not None else reset_rows(trace, reset)
             key, sub = jax.random.split(key)
             new_state, trace = rule.advance(cell_params, hoisted, state, trace, x, sub)
             (loss_sum, count), pull = jax.vjp(lambda ro, h: readout_loss(ro, h, y, w), params["readout"],
