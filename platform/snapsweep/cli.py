@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from snapsweep.errors import ConfigError, SnapsweepError
+from snapsweep.errors import BudgetError, ConfigError, SnapsweepError
 
 
 def _csv(cast: Callable[[str], object]) -> Callable[[str], list]:
@@ -71,6 +71,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         progress=progress,
     )
     print(bench.format_table(rows))
+    measured = [row for row in rows if row.get("kind", "throughput") == "throughput"]
+    if measured and all(row.get("skipped") for row in measured):
+        # Nothing the user asked for can run here: that is an input error, not a result.
+        raise BudgetError(measured[0]["skipped"], where="snapsweep bench")
     payload: dict = {"methods": rows}
     if args.pack:
         from snapsweep import train
