@@ -4,7 +4,7 @@ Every test runs by default (no --runslow); integration tests are marked `integra
 selection (`-m "not integration"` for a quick pass), never skipped.
 
 Servers are started with `setsid` (a new process group, so that stopping one kills exactly its
-own process tree and nothing another engineer or test session started) on free loopback ports,
+own process tree and nothing another user or test run started) on free loopback ports,
 with their state under a temporary directory.
 """
 
@@ -187,7 +187,7 @@ class RayHead:
 
     def __init__(self, num_cpus: int = 2, memory: int = 4 << 30, object_store_memory: int = 512 << 20):
         # A short private temp dir: Ray's unix socket paths must stay under 107 characters, and
-        # a private one keeps this session's logs apart from any other Ray on the machine.
+        # a private one keeps this test run's logs apart from any other Ray on the machine.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="ssray-", dir="/tmp"))
         self.log = self.temp_dir / "head.log"
         self.port = free_port()
