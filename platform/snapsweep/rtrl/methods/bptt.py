@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from snapsweep.rtrl.cells import get_cell, matvec
-from snapsweep.rtrl.methods.unroll import batched, window_grad
-from snapsweep.rtrl.model import zero_state
-from snapsweep.rtrl.types import Carry, Method
+from snapsweep.rtrl.methods.unroll import backward_method, batched, window_grad
+from snapsweep.rtrl.types import Method
 
 
 def exact_transition(model):
@@ -23,13 +22,4 @@ def bptt_window_grad(model, params, structure, state, window):
 
 
 def make(model) -> Method:
-    transition = exact_transition(model)
-
-    def init(params, structure, batch_size, key):
-        return Carry(state=zero_state(model, batch_size), traces=(), key=key)
-
-    def step(params, structure, carry, window):
-        loss, grads, final, stats = window_grad(model, transition, params, structure, carry.state, window)
-        return loss, grads, Carry(final, carry.traces, carry.key), stats
-
-    return Method(name="bptt", init=init, step=step, trace_numbers=lambda m: 0)
+    return backward_method(model, exact_transition(model), "bptt", trace_numbers=lambda m: 0)

@@ -13,9 +13,8 @@ import jax.numpy as jnp
 
 from snapsweep.rtrl.budget import cell_param_count
 from snapsweep.rtrl.cells import get_cell, matvec
-from snapsweep.rtrl.methods.unroll import batched, window_grad
-from snapsweep.rtrl.model import zero_state
-from snapsweep.rtrl.types import Carry, Method
+from snapsweep.rtrl.methods.unroll import backward_method, batched
+from snapsweep.rtrl.types import Method
 
 sg = jax.lax.stop_gradient
 
@@ -39,14 +38,5 @@ def cut_transition(model):
 
 
 def make(model) -> Method:
-    transition = cut_transition(model)
-
-    def init(params, structure, batch_size, key):
-        return Carry(state=zero_state(model, batch_size), traces=(), key=key)
-
-    def step(params, structure, carry, window):
-        loss, grads, final, stats = window_grad(model, transition, params, structure, carry.state, window)
-        return loss, grads, Carry(final, carry.traces, carry.key), stats
-
-    return Method(name="snap", init=init, step=step,
-                  trace_numbers=lambda m: get_cell(m.cell).channels * cell_param_count(m))
+    return backward_method(model, cut_transition(model), "snap",
+                           trace_numbers=lambda m: get_cell(m.cell).channels * cell_param_count(m))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from snapsweep.rtrl.model import apply_masks, cell_inputs, readout_loss, reset_rows
+from snapsweep.rtrl.model import apply_masks, cell_inputs, readout_loss, reset_rows, zero_state
+from snapsweep.rtrl.types import Carry, Method
 
 
 def window_loss(model, transition, params, structure, state, window):
@@ -44,3 +45,17 @@ def batched(step_one):
 
 def zeros_like_tree(tree):
     return jax.tree.map(jnp.zeros_like, tree)
+
+
+def backward_method(model, transition, name: str, trace_numbers) -> Method:
+    """A method that differentiates the unrolled window through `transition` (BPTT, or BPTT through
+    the diagonal-cut graph for offline SnAp-1): no traces, the state is the whole carry."""
+
+    def init(params, structure, batch_size, key):
+        return Carry(state=zero_state(model, batch_size), traces=(), key=key)
+
+    def step(params, structure, carry, window):
+        loss, grads, final, stats = window_grad(model, transition, params, structure, carry.state, window)
+        return loss, grads, Carry(final, carry.traces, carry.key), stats
+
+    return Method(name=name, init=init, step=step, trace_numbers=trace_numbers)
