@@ -3,30 +3,36 @@
 BPTT, exact RTRL, SnAp-n (Menick et al. 2021) and UORO (Tallec & Ollivier 2017) behind one contract:
 
     params, structure = init_model(model, key)
-    method = make_method(model, name, n=1, mode="offline")
-    carry = method.init(params, structure, batch_size, key)
-    loss, grads, carry, stats = method.step(params, structure, carry, window)
+    method = make_method(model, registry.parse("snap2-online"))
+    ...
 
-Imports only jax, optax, numpy and snapsweep.errors.
+The package imports lazily (PEP 562): `snapsweep.rtrl.registry` and `snapsweep.rtrl.config` are
+pure Python, so the spec layer and the CLI can name methods and models where JAX is not installed;
+the first use of anything JAX-backed imports it. Imports only jax, optax, numpy and snapsweep.errors.
 """
 
-from snapsweep.rtrl.budget import TRACE_BUDGET_BYTES, cell_param_count
-from snapsweep.rtrl.config import ModelConfig
-from snapsweep.rtrl.methods import METHODS, MODES, make_method
-from snapsweep.rtrl.methods.bptt import bptt_window_grad
-from snapsweep.rtrl.model import init_model
-from snapsweep.rtrl.types import Carry, Method, Window
+from __future__ import annotations
 
-__all__ = [
-    "METHODS",
-    "MODES",
-    "TRACE_BUDGET_BYTES",
-    "Carry",
-    "Method",
-    "ModelConfig",
-    "Window",
-    "bptt_window_grad",
-    "cell_param_count",
-    "init_model",
-    "make_method",
-]
+from snapsweep.lazy import exports
+
+# public name -> module that defines it
+_EXPORTS = {
+    "TRACE_BUDGET_BYTES": "snapsweep.rtrl.budget",
+    "cell_param_count": "snapsweep.rtrl.budget",
+    "ModelConfig": "snapsweep.rtrl.config",
+    "METHODS": "snapsweep.rtrl.methods",
+    "MODES": "snapsweep.rtrl.methods",
+    "make_method": "snapsweep.rtrl.methods",
+    "bptt_window_grad": "snapsweep.rtrl.methods.bptt",
+    "init_model": "snapsweep.rtrl.model",
+    "Carry": "snapsweep.rtrl.types",
+    "Method": "snapsweep.rtrl.types",
+    "Window": "snapsweep.rtrl.types",
+    "MethodId": "snapsweep.rtrl.registry",
+    "parse_method": "snapsweep.rtrl.registry:parse",
+}
+
+
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
+
+__all__ = sorted(_EXPORTS)

@@ -12,29 +12,23 @@ them without knowing which task it runs:
     task.probe_window(state, data, key) -> Window (offline form; the data stream is untouched)
     task.observe(state, loss_bits, steps) -> state   (curriculum; identity for text)
     task.metrics(state) -> dict of scalars
+
+Lazy (snapsweep.lazy): importing the package loads no JAX.
 """
 
 from __future__ import annotations
 
-from snapsweep.errors import ConfigError
-from snapsweep.tasks.copy import CopyState, CopyTask
-from snapsweep.tasks.sources import TextData, carve, hub_reachable, load_local, load_text
-from snapsweep.tasks.text import TextState, TextTask, unigram_entropy_bits, validation_windows
+from snapsweep.lazy import exports
 
-TASKS = ("copy", "wikitext")
-
-
-def make_task(config, data: TextData | None = None):
-    """The task for a resolved `TrainConfig.task`; text tasks load their bytes unless `data` is given."""
-    kind = getattr(config, "kind", None)
-    if kind == "copy":
-        return CopyTask(config)
-    if kind == "wikitext":
-        return TextTask(config, data if data is not None else load_text(config))
-    raise ConfigError(f"unknown task {kind!r}", where="task.kind", fix=f"use one of {', '.join(TASKS)}")
-
-
-__all__ = [
-    "TASKS", "CopyState", "CopyTask", "TextData", "TextState", "TextTask", "carve", "hub_reachable", "load_local",
-    "load_text", "make_task", "unigram_entropy_bits", "validation_windows",
-]
+_SOURCES = "snapsweep.tasks.sources"
+_TEXT = "snapsweep.tasks.text"
+_EXPORTS = {
+    "TASKS": "snapsweep.tasks.make",
+    "make_task": "snapsweep.tasks.make",
+    "CopyState": "snapsweep.tasks.copy",
+    "CopyTask": "snapsweep.tasks.copy",
+    **{name: _SOURCES for name in ("TextData", "carve", "hub_reachable", "load_local", "load_text")},
+    **{name: _TEXT for name in ("TextState", "TextTask", "unigram_entropy_bits", "validation_windows")},
+}
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

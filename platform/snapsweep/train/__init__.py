@@ -6,41 +6,26 @@
     trainer.save(path, state, meta); state, meta = trainer.load(path)
     trainer.summary(state)
     run(config, members, checkpoint_dir=..., resume=..., on_metrics=..., progress=...)
-    bench_pack(config, pack_sizes=(1, 4, 12))
 
 Imports only jax, optax, numpy, the standard library, snapsweep.rtrl, snapsweep.tasks and
-snapsweep.errors: no Ray, MLflow or Pydantic.
+snapsweep.errors: no Ray, MLflow or Pydantic. Lazy (snapsweep.lazy): `train.config` is pure Python.
 """
 
-from snapsweep.train.config import (
-    CopyTaskConfig,
-    Member,
-    MethodConfig,
-    OptimConfig,
-    ScheduleConfig,
-    TaskConfig,
-    TextTaskConfig,
-    TrainConfig,
-)
-from snapsweep.train.loop import Trainer
-from snapsweep.train.pack import bench_pack
-from snapsweep.train.run import CHECKPOINT_FILE, run
-from snapsweep.train.state import STATUS_DIVERGED, STATUS_RUNNING, TrainState
+from __future__ import annotations
 
-__all__ = [
-    "CHECKPOINT_FILE",
-    "STATUS_DIVERGED",
-    "STATUS_RUNNING",
-    "CopyTaskConfig",
-    "Member",
-    "MethodConfig",
-    "OptimConfig",
-    "ScheduleConfig",
-    "TaskConfig",
-    "TextTaskConfig",
-    "TrainConfig",
-    "TrainState",
-    "Trainer",
-    "bench_pack",
-    "run",
-]
+from snapsweep.lazy import exports
+
+_CONFIG = "snapsweep.train.config"
+_EXPORTS = {
+    **{name: _CONFIG for name in ("CopyTaskConfig", "Member", "MethodConfig", "OptimConfig", "ScheduleConfig",
+                                  "TaskConfig", "TextTaskConfig", "TrainConfig")},
+    "Trainer": "snapsweep.train.loop",
+    "bench_pack": "snapsweep.train.pack",
+    "CHECKPOINT_FILE": "snapsweep.train.run",
+    "run": "snapsweep.train.run",
+    "STATUS_DIVERGED": "snapsweep.train.state",
+    "STATUS_RUNNING": "snapsweep.train.state",
+    "TrainState": "snapsweep.train.state",
+}
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)
