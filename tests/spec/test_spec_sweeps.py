@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from snapsweep import spec
-from snapsweep.train.config import CopyTaskConfig, TextTaskConfig
+from snapsweep.tasks.config import CopyTaskConfig, TextTaskConfig
 
 SWEEPS = Path(__file__).resolve().parents[2] / "sweeps"
 

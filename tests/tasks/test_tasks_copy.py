@@ -7,7 +7,7 @@ import pytest
 
 from snapsweep.tasks import CopyTask
 from snapsweep.tasks.copy import BLANK, START
-from snapsweep.train.config import CopyTaskConfig
+from snapsweep.tasks.config import CopyTaskConfig
 
 
 def config(**kw):

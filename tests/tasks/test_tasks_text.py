@@ -9,7 +9,7 @@ import pytest
 
 from snapsweep.errors import DataError
 from snapsweep.tasks import TextTask, load_local, load_text, sources, unigram_entropy_bits, validation_windows
-from snapsweep.train.config import TextTaskConfig
+from snapsweep.tasks.config import TextTaskConfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIKITEXT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "shared", "data", "wikitext")

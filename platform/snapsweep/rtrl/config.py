@@ -11,7 +11,10 @@ import math
 
 from snapsweep.errors import ConfigError
 
-CELLS = ("gru", "lstm", "rnn")
+# cell -> (G gates, C state channels). The JAX cells (cells/) declare the same; a test checks it.
+# Kept here, in pure Python, so costs and budgets are computed where JAX is not installed.
+CELL_SHAPES = {"gru": (3, 1), "lstm": (4, 2), "rnn": (1, 1)}
+CELLS = tuple(CELL_SHAPES)
 SIZE_RULES = ("match", "fixed")
 INPUT_KINDS = ("onehot", "embed")
 DTYPES = ("float32", "float64")

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from snapsweep.rtrl import Window
 
 if TYPE_CHECKING:  # tasks sit below train in the layering: no runtime import of train
-    from snapsweep.train.config import CopyTaskConfig
+    from snapsweep.tasks.config import CopyTaskConfig
 
 START = 2
 BLANK = 3

@@ -21,7 +21,7 @@ import numpy as np
 from snapsweep.errors import DataError
 
 if TYPE_CHECKING:  # tasks sit below train in the layering: no runtime import of train
-    from snapsweep.train.config import TextTaskConfig
+    from snapsweep.tasks.config import TextTaskConfig
 
 TEXT_SUFFIXES = (".raw", ".txt", ".text", ".tokens")
 TRAIN_FILE = "wiki.train.raw"

@@ -28,7 +28,7 @@ from snapsweep.rtrl import Window
 from snapsweep.tasks.sources import TextData
 
 if TYPE_CHECKING:  # tasks sit below train in the layering: no runtime import of train
-    from snapsweep.train.config import TextTaskConfig
+    from snapsweep.tasks.config import TextTaskConfig
 
 VOCAB = 256
 
