@@ -8,12 +8,17 @@ it is printed as one line and the exit status is 2; anything else is a bug and k
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
 from typing import Callable, Sequence
 
-from snapsweep.errors import BudgetError, ConfigError, SnapsweepError
+from snapsweep.errors import BudgetError, ConfigError, SnapsweepError, SpecError
+from snapsweep.rtrl.config import CELLS
+
+# What `snapsweep bench` measures when --methods is not given: BPTT, and SnAp-1 offline and online.
+BENCH_DEFAULT_METHODS = ("bptt-offline", "snap1-offline", "snap1-online")
 
 
 def _csv(cast: Callable[[str], object]) -> Callable[[str], list]:
@@ -41,14 +46,23 @@ def _write_json(path: str | None, payload: object) -> None:
 # --- verbs -----------------------------------------------------------------------------------
 
 
+def _verify_accepts_on_check(verify) -> bool:
+    return "on_check" in inspect.signature(verify).parameters
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from snapsweep.rtrl.verify import verify
 
-    checks = verify(seed=args.seed)
-    width = max(len(check.name) for check in checks)
-    for check in checks:
+    def show(check) -> None:
         mark = "PASS" if check.passed else "FAIL"
-        print(f"{mark}  {check.name:<{width}}  {check.detail}")
+        print(f"{mark}  {check.name}  {check.detail}", flush=True)
+
+    if _verify_accepts_on_check(verify):
+        checks = verify(seed=args.seed, on_check=show)  # each line as soon as its check finishes
+    else:
+        checks = verify(seed=args.seed)
+        for check in checks:
+            show(check)
     failed = sum(not check.passed for check in checks)
     print(f"verify: {len(checks) - failed} passed, {failed} failed")
     _write_json(args.json, [check._asdict() for check in checks])
@@ -77,9 +91,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise BudgetError(measured[0]["skipped"], where="snapsweep bench")
     payload: dict = {"methods": rows}
     if args.pack:
-        from snapsweep import train
-
-        pack_rows = train.bench_pack(
+        pack_rows = bench.bench_pack(
             cell=args.cell,
             hiddens=args.hidden,
             batch=args.batch,
@@ -96,21 +108,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_options(args: argparse.Namespace) -> dict:
-    names = (
-        "task", "cell", "hidden", "method", "n", "mode", "density", "lr", "steps", "seed", "batch",
-        "data_dir", "crop", "clip_norm", "eval_every", "log_every", "probe_every", "checkpoint_every",
-    )
-    return {name: getattr(args, name) for name in names}
+TRAIN_OPTIONS = (
+    "task", "cell", "hidden", "method", "density", "lr", "steps", "seed", "batch", "data_dir", "crop",
+    "clip_norm", "eval_every", "log_every", "probe_every", "checkpoint_every", "trace_budget",
+)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from snapsweep import spec, train
 
-    config, member = spec.trial_from_options(_train_options(args), config_path=args.config)
     if args.resume and not args.checkpoint:
         raise ConfigError("--resume needs --checkpoint DIR", where="snapsweep train",
                           fix="pass the directory the interrupted run checkpointed to")
+    options = {name: getattr(args, name) for name in TRAIN_OPTIONS}
+    config, member = spec.trial_from_options(options, config_path=args.config)
     summary = train.run(config, [member], checkpoint_dir=args.checkpoint, resume=args.resume,
                         progress=not args.quiet)
     result = summary[0]
@@ -119,14 +130,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if result.get("status") != "diverged" else 1
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _validate_one(path: str) -> dict:
     from snapsweep import spec
+    from snapsweep.errors import SpecError
 
-    for path in args.specs:
-        sweep = spec.load(path)
-        trials = spec.expand(sweep)
-        packs = spec.packs(trials, sweep.packing.max_members if sweep.packing.enabled else 1)
-        print(f"{path}: ok ({len(trials)} trials in {len(packs)} packs)")
+    try:
+        sweep = spec.load(path, check_data=True)
+    except SpecError as err:
+        problems = [{"where": p.where, "message": p.message, "fix": p.fix} for p in err.problems]
+        return {"file": path, "ok": False, "problems": problems}
+    trials = spec.expand(sweep)
+    packs = spec.packs(trials, sweep.packing.limit)
+    return {"file": path, "ok": True, "trials": len(trials), "packs": len(packs), "problems": []}
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Every problem of every file, one line each (where, what, fix); exit 2 if there is any."""
+    results = [_validate_one(path) for path in args.specs]
+    bad = [r for r in results if not r["ok"]]
+    if args.json:
+        print(json.dumps({"ok": not bad, "files": results}, indent=2, sort_keys=True))
+        return 2 if bad else 0
+    for result in results:
+        if result["ok"]:
+            print(f"{result['file']}: ok ({result['trials']} trials in {result['packs']} packs)")
+        for problem in result["problems"]:
+            line = SpecError(problem["message"], where=problem["where"], fix=problem["fix"]).one_line()
+            print(f"error: {line}", file=sys.stderr)
+    if bad:
+        count = sum(len(r["problems"]) for r in bad)
+        print(f"validate: {len(results) - len(bad)} ok, {len(bad)} with {count} problem{'s' if count != 1 else ''}")
+        return 2
     return 0
 
 
@@ -140,8 +174,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from snapsweep import sweep
 
-    plan = sweep.plan(args.spec, tracking_uri=args.tracking_uri, measure=args.measure)
-    print(plan.table())
+    plan = sweep.plan(args.spec, tracking_uri=args.tracking_uri, storage=args.storage, address=args.address,
+                      measure=args.measure)
+    print(json.dumps(plan.to_json(), indent=2, sort_keys=True) if args.json else plan.table())
     return 0
 
 
@@ -156,14 +191,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from snapsweep import sweep
 
-    print(sweep.status(args.spec, tracking_uri=args.tracking_uri))
+    if args.json:
+        payload = sweep.status_json(args.spec, tracking_uri=args.tracking_uri, storage=args.storage,
+                                    address=args.address)
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        print(sweep.status(args.spec, tracking_uri=args.tracking_uri, storage=args.storage, address=args.address))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from snapsweep import sweep
 
-    paths = sweep.report(args.spec, tracking_uri=args.tracking_uri, out_dir=args.out)
+    paths = sweep.report(args.spec, tracking_uri=args.tracking_uri, out_dir=args.out, storage=args.storage,
+                         address=args.address)
     for path in paths:
         print(path)
     return 0
@@ -179,90 +220,125 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (fix: see `{self.prog} --help`)\n")
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default where it has one; unset flags say in their help where the value comes from."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+SPEC_HELP = "path to a sweep YAML spec"
+TRACKING_HELP = ("MLflow tracking URI (default: the spec's tracking.uri, else $MLFLOW_TRACKING_URI, "
+                 "else sqlite:///mlflow.db in the working directory)")
+STORAGE_HELP = ("storage root of checkpoints and reports (default: the spec's storage.path, else "
+                "$SNAPSWEEP_STORAGE, else ./snapsweep-runs)")
+ADDRESS_HELP = ("Ray cluster address, host:port, ray://host:10001 or auto (default: $RAY_ADDRESS, else a "
+                "private local Ray); `plan`, `status` and `report` only check its shape, so one set of "
+                "flags serves every verb")
+FROM_SPEC = "(default: from --config, else the spec default; see `snapsweep schema`)"
+
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    """What every verb that reads a sweep takes: the spec, where its runs, files and cluster are."""
+    p.add_argument("spec", help=SPEC_HELP)
+    p.add_argument("--tracking-uri", help=TRACKING_HELP)
+    p.add_argument("--storage", help=STORAGE_HELP)
+    p.add_argument("--address", help=ADDRESS_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from snapsweep import __version__
+    from snapsweep.rtrl import registry
+
     parser = _Parser(
         prog="snapsweep",
         description="Sparse real-time recurrent learning experiments: specs, sweeps, reports.",
+        formatter_class=_Help,
     )
+    parser.add_argument("--version", action="version", version=f"snapsweep {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True, parser_class=_Parser)
 
-    p = verbs.add_parser("run", help="run a sweep spec through Ray Tune, tracked in MLflow")
-    p.add_argument("spec", help="path to a sweep YAML spec")
-    p.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///mlflow.db here)")
-    p.add_argument("--storage", help="shared storage path for checkpoints (default: ./snapsweep-runs)")
+    def verb(name: str, help: str) -> argparse.ArgumentParser:
+        return verbs.add_parser(name, help=help, description=help, formatter_class=_Help)
+
+    p = verb("run", "run a sweep spec through Ray Tune, tracked in MLflow")
+    _sweep_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_run)
 
-    p = verbs.add_parser("plan", help="list trials and packs, finished counts and estimated time")
-    p.add_argument("spec")
-    p.add_argument("--tracking-uri")
+    p = verb("plan", "list trials and packs, finished counts and estimated time")
+    _sweep_args(p)
     p.add_argument("--measure", action="store_true",
                    help="time each distinct pack on this device instead of the static cost model")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON (stable keys)")
     p.set_defaults(func=cmd_plan)
 
-    p = verbs.add_parser("status", help="per-trial state of a sweep")
-    p.add_argument("spec")
-    p.add_argument("--tracking-uri")
+    p = verb("status", "per-trial state of a sweep, from MLflow and the sweep's checkpoints")
+    _sweep_args(p)
+    p.add_argument("--json", action="store_true", help="print the status as JSON (stable keys)")
     p.set_defaults(func=cmd_status)
 
-    p = verbs.add_parser("report", help="rebuild the paper's tables and plots from MLflow")
-    p.add_argument("spec")
-    p.add_argument("--tracking-uri")
+    p = verb("report", "rebuild the paper's tables and plots from MLflow")
+    _sweep_args(p)
     p.add_argument("--out", help="output directory (default: <storage>/<sweep>/report)")
     p.set_defaults(func=cmd_report)
 
-    p = verbs.add_parser("validate", help="check sweep specs; non-zero exit on any problem")
-    p.add_argument("specs", nargs="+")
+    p = verb("validate", "check sweep specs: every problem of every file, one line each; exit 2 on any")
+    p.add_argument("specs", nargs="+", help="sweep YAML specs")
+    p.add_argument("--json", action="store_true", help="print the results as JSON (stable keys)")
     p.set_defaults(func=cmd_validate)
 
-    p = verbs.add_parser("schema", help="print the JSON Schema of sweep specs (for editors)")
+    p = verb("schema", "print the JSON Schema of sweep specs (for editors)")
     p.set_defaults(func=cmd_schema)
 
-    p = verbs.add_parser("train", help="train one trial (no Ray, no MLflow)")
-    p.add_argument("--config", help="YAML file with task/model/method/optim/schedule sections")
-    p.add_argument("--task", choices=["copy", "wikitext"])
-    p.add_argument("--cell", choices=["gru", "lstm", "rnn"])
-    p.add_argument("--hidden", type=int, help="hidden units of the dense-equivalent network")
-    p.add_argument("--method", help="bptt, rtrl, snap, uoro or snap-numeric")
-    p.add_argument("--n", type=int, help="SnAp order")
-    p.add_argument("--mode", choices=["offline", "online"])
-    p.add_argument("--density", type=float)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--steps", type=int, help="optimizer updates")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--batch", type=int)
-    p.add_argument("--crop", type=int, help="LM window length in characters")
-    p.add_argument("--clip-norm", type=float)
-    p.add_argument("--data-dir", help="directory with wiki.train.raw / wiki.valid.raw or text files")
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--log-every", type=int)
-    p.add_argument("--probe-every", type=int)
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--checkpoint", help="checkpoint directory")
+    p = verb("train", "train one trial (no Ray, no MLflow)")
+    p.add_argument("--config", help="YAML file with task/model/method/optim/schedule sections (a sweep spec works)")
+    p.add_argument("--task", choices=["copy", "wikitext"], help=f"task {FROM_SPEC}")
+    p.add_argument("--cell", choices=list(CELLS), help=f"recurrent cell {FROM_SPEC}")
+    p.add_argument("--hidden", type=int, help=f"hidden units of the dense-equivalent network {FROM_SPEC}")
+    p.add_argument("--method", help=f"gradient method {FROM_SPEC}; a name without its mode keeps the "
+                                    f"config's mode. {registry.help_text()}")
+    p.add_argument("--density", type=float, help=f"fraction of recurrent weights kept, in (0, 1] {FROM_SPEC}")
+    p.add_argument("--lr", help=f"learning rate, e.g. 1e-3 or 10^-2.5 {FROM_SPEC}")
+    p.add_argument("--steps", type=int, help=f"optimizer updates {FROM_SPEC}")
+    p.add_argument("--seed", type=int, help=f"seed {FROM_SPEC}")
+    p.add_argument("--batch", type=int, help=f"streams per update {FROM_SPEC}")
+    p.add_argument("--crop", type=int, help=f"LM window length in characters {FROM_SPEC}")
+    p.add_argument("--clip-norm", type=float, help=f"global gradient-norm clip; 0 switches it off {FROM_SPEC}")
+    p.add_argument("--data-dir", help="directory with wiki.train.raw / wiki.valid.raw or text files "
+                                      "(implies task source local)")
+    p.add_argument("--eval-every", type=int, help=f"evaluate every this many updates; 0: at the end {FROM_SPEC}")
+    p.add_argument("--log-every", type=int, help=f"log every this many updates {FROM_SPEC}")
+    p.add_argument("--probe-every", type=int, help=f"gradient-fidelity probe interval; 0: none {FROM_SPEC}")
+    p.add_argument("--checkpoint-every", type=int, help=f"checkpoint interval; 0: at the end {FROM_SPEC}")
+    p.add_argument("--trace-budget", help=f"per-example trace memory limit, bytes or e.g. 1GiB {FROM_SPEC}")
+    p.add_argument("--checkpoint", help="checkpoint directory (default: no checkpoints)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--json", help="write the final metrics here")
+    p.add_argument("--json", help="write the final metrics to this file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    p = verbs.add_parser("verify", help="run the gradient oracles at small sizes on this device")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", help="write the check results here")
+    p = verb("verify", "run the gradient oracles at small sizes on this device, printing each check as it ends")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random models and windows")
+    p.add_argument("--json", help="write the check results to this file")
     p.set_defaults(func=cmd_verify)
 
-    p = verbs.add_parser("bench", help="tokens/s, memory and bandwidth of gradient methods")
-    p.add_argument("--cell", default="gru", choices=["gru", "lstm", "rnn"])
+    p = verb("bench", "tokens/s, memory and bandwidth of gradient methods")
+    p.add_argument("--cell", default="gru", choices=list(CELLS), help="recurrent cell")
     p.add_argument("--hidden", type=_csv(int), default=[128], help="comma-separated k values")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--length", type=int, default=128)
-    p.add_argument("--methods", type=_csv(str), default=["bptt", "snap1", "snap1-online"])
-    p.add_argument("--density", type=float, default=1.0)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch", type=int, default=16, help="batch size")
+    p.add_argument("--length", type=int, default=128, help="window length in time steps")
+    p.add_argument("--methods", type=_csv(str), default=list(BENCH_DEFAULT_METHODS),
+                   help=f"comma-separated method names; {registry.help_text()}")
+    p.add_argument("--density", type=float, default=1.0, help="fraction of recurrent weights kept, in (0, 1]")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats per row (the median is shown)")
     p.add_argument("--memory-lengths", type=_csv(int), default=None,
-                   help="sequence lengths for the peak-memory comparison, e.g. 128,4096")
-    p.add_argument("--pack", type=_csv(int), default=None, help="pack sizes, e.g. 1,4,12")
-    p.add_argument("--json", help="write the rows here")
-    p.add_argument("--quiet", action="store_true")
+                   help="sequence lengths for the peak-memory comparison, e.g. 128,4096 (default: none)")
+    p.add_argument("--pack", type=_csv(int), default=None, help="pack sizes to time, e.g. 1,4,12 (default: none)")
+    p.add_argument("--json", help="write the rows to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_bench)
     return parser
 

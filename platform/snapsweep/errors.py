@@ -34,7 +34,15 @@ class ConfigError(SnapsweepError):
 
 
 class SpecError(SnapsweepError):
-    """A YAML spec is invalid; `where` is `file:line` and the message names the field."""
+    """A YAML spec is invalid; `where` is `file:line` and the message names the field.
+
+    `problems`: every problem found in the spec, each a located SpecError of its own, this one's
+    first; the one-line form names the first and counts the rest (`snapsweep validate` prints all)."""
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None,
+                 problems: "list[SpecError] | None" = None):
+        super().__init__(message, where=where, fix=fix)
+        self.problems = list(problems) if problems else [self]
 
 
 class DataError(SnapsweepError):

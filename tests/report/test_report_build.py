@@ -1,8 +1,9 @@
 """Reports rebuilt from synthetic MLflow runs with known final metrics.
 
 LM sweep: 2 methods x 2 cells x 2 densities x 2 lrs x 3 seeds, one (method, cell, density) left
-out, one seed diverged, one run still running. Copy sweep: the task is read from the runs' params
-and the higher curriculum level wins.
+out, one seed diverged, one run still running. Copy sweep: tagged from a real spec's trials
+(`track.trial_tags`), the task's metric is read from the tags and the higher curriculum level wins.
+Rows carry the registry's labels.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from snapsweep import report
+from snapsweep import report, spec
 from snapsweep.report import MISSING
-from snapsweep.track import Tracker
+from snapsweep.rtrl import registry
+from snapsweep.track import Tracker, trial_tags
 from snapsweep.track import tags as T
 
 pytestmark = pytest.mark.integration
 
 METHODS = [("bptt", "offline"), ("snap2", "online")]
+LABEL = {"bptt": "BPTT (offline)", "snap2": "SnAp-2 (online)"}  # MethodId.label of each
 CELLS = ["gru", "lstm"]
 DENSITIES = [1.0, 0.25]
 LRS = [0.001, 0.0031622776601683794]
@@ -59,8 +62,8 @@ def lm_sweep(mlflow_server):
     parent = tracker.sweep_run(experiment, sweep, "h1", "name: lm-table\n")
     for method, mode, cell, density, lr, seed in grid():
         trial = f"{method}-{cell}-{density}-{lr:.4g}-{seed}"
-        tags = {T.METHOD: method, T.MODE: mode, T.CELL: cell, T.DENSITY: str(density), T.LR: repr(lr),
-                T.SEED: str(seed), T.TASK: "wikitext"}
+        tags = {T.METHOD: f"{method}-{mode}", T.MODE: mode, T.CELL: cell, T.DENSITY: str(density),
+                T.LR: repr(lr), T.SEED: str(seed), T.TASK: "wikitext", T.METRIC: "valid_bpc"}
         run = tracker.member_run(parent, trial, {"lr": lr, "seed": seed}, tags, provenance_tags={})
         final = final_bpc(method, cell, density, lr, seed)
         curve = [final + 0.5 * (STEPS[-1] - s) / STEPS[-1] for s in STEPS]
@@ -69,12 +72,13 @@ def lm_sweep(mlflow_server):
         if (method, cell, density, lr, seed) == DIVERGED:
             # As the sweep ends a diverged member: FAILED, flagged, no final value (it was not
             # finite), and a last logged value that looks fine.
-            tracker.finish(run, "FAILED", {"valid_bpc": None, "diverged": True, "status": "diverged"}, plot=False)
+            tracker.finish(run, "FAILED", {"valid_bpc": None, "diverged": True, "status": "diverged"})
         else:
-            tracker.finish(run, "FINISHED", {"valid_bpc": final, "diverged": False}, plot=False)
+            tracker.finish(run, "FINISHED", {"valid_bpc": final, "diverged": False})
     # Still training: must not enter the table.
-    running = tracker.member_run(parent, "running", {}, {T.METHOD: "bptt", T.MODE: "offline", T.CELL: "gru",
-                                 T.DENSITY: "1.0", T.LR: repr(LRS[0]), T.SEED: "9", T.TASK: "wikitext"},
+    running = tracker.member_run(parent, "running", {}, {T.METHOD: "bptt-offline", T.MODE: "offline",
+                                 T.CELL: "gru", T.DENSITY: "1.0", T.LR: repr(LRS[0]), T.SEED: "9",
+                                 T.TASK: "wikitext", T.METRIC: "valid_bpc"},
                                  provenance_tags={})
     tracker.log_metrics(running, [("valid_bpc", 0.1, 100)])
     return tracker, experiment, sweep, parent
@@ -97,10 +101,11 @@ def test_lm_table_cells_lr_choice_and_missing(lm_sweep):
     tracker, experiment, sweep, _ = lm_sweep
     rep = report.build(tracker, experiment, sweep)
     assert rep.task == "wikitext" and rep.metric.key == "valid_bpc" and rep.metric.goal == "min"
-    assert rep.methods == ("bptt (offline)", "snap2 (online)")
+    assert rep.methods == ("BPTT (offline)", "SnAp-2 (online)")
+    assert rep.methods == tuple(registry.parse(f"{m}-{mode}").label for m, mode in METHODS)
     assert rep.columns == (("gru", 1.0), ("gru", 0.25), ("lstm", 1.0), ("lstm", 0.25))
     for method, mode in METHODS:
-        row = f"{method} ({mode})"
+        row = LABEL[method]
         for cell in CELLS:
             for density in DENSITIES:
                 column = (cell, density)
@@ -115,11 +120,11 @@ def test_lm_table_cells_lr_choice_and_missing(lm_sweep):
                 assert got.lr == pytest.approx(lr) and got.n_seeds == n
                 assert rep.text(row, column) == f"{mean:.3f} ± {std:.3f}"
     # The diverged seed sits at the lr that is otherwise better for gru: that lr must lose.
-    cell = rep.cell("bptt (offline)", ("gru", 1.0))
+    cell = rep.cell("BPTT (offline)", ("gru", 1.0))
     assert cell.lr == pytest.approx(LRS[0]) and cell.diverged == 0 and cell.diverged_total == 1
     assert cell.by_lr[LRS[1]].diverged == 1 and len(cell.by_lr[LRS[1]].values) == 2
-    assert rep.cell("bptt (offline)", ("gru", 0.25)).lr == pytest.approx(LRS[1])
-    assert rep.cell("bptt (offline)", ("lstm", 1.0)).lr == pytest.approx(LRS[0])
+    assert rep.cell("BPTT (offline)", ("gru", 0.25)).lr == pytest.approx(LRS[1])
+    assert rep.cell("BPTT (offline)", ("lstm", 1.0)).lr == pytest.approx(LRS[0])
     assert rep.skipped == {"running (not finished)": 1}  # the diverged FAILED run is counted, not skipped
 
 
@@ -130,30 +135,30 @@ def test_markdown_csv_and_plots(lm_sweep, tmp_path):
     lines = md.splitlines()
     header = "| method | gru d=1 | gru d=0.25 | lstm d=1 | lstm d=0.25 |"
     assert lines.count(header) == 2  # the values table and the chosen-lr table
-    row = next(line for line in lines if line.startswith("| snap2 (online) |"))
+    row = next(line for line in lines if line.startswith("| SnAp-2 (online) |"))
     assert row.endswith(f"| {MISSING} |")
     mean, std, _, _ = expected("snap2", "gru", 1.0)
     assert f"{mean:.3f} ± {std:.3f}" in row
-    assert "| bptt (offline) | 0.001 (3 seeds, 1 diverged at other lrs) |" in md
+    assert "| BPTT (offline) | 0.001 (3 seeds, 1 diverged at other lrs) |" in md
     assert "bits per character" in md and "lower is better" in md
 
     rows = list(csv.DictReader(io.StringIO(rep.csv)))
     assert len(rows) == 8
     missing = [r for r in rows if r["shown"] == MISSING]
-    assert [(r["method"], r["cell"], r["density"]) for r in missing] == [("snap2 (online)", "lstm", "0.25")]
+    assert [(r["method"], r["cell"], r["density"]) for r in missing] == [("SnAp-2 (online)", "lstm", "0.25")]
     first = rows[0]
     mean, std, lr, n = expected("bptt", "gru", 1.0)
-    assert (first["method"], first["cell"], float(first["density"])) == ("bptt (offline)", "gru", 1.0)
+    assert (first["method"], first["cell"], float(first["density"])) == ("BPTT (offline)", "gru", 1.0)
     assert float(first["mean"]) == pytest.approx(mean) and float(first["std"]) == pytest.approx(std)
     assert float(first["lr"]) == pytest.approx(lr) and int(first["n_seeds"]) == n
     assert int(first["diverged_all_lrs"]) == 1
 
     # Curves: mean over the chosen seeds, against tokens.
-    curve = rep.curves[("bptt (offline)", ("gru", 1.0))]
+    curve = rep.curves[("BPTT (offline)", ("gru", 1.0))]
     assert curve.x_label == "tokens" and curve.n_seeds == 3
     assert curve.x == tuple(float(s * TOKENS_PER_STEP) for s in STEPS)
     assert curve.mean[-1] == pytest.approx(mean)
-    assert ("snap2 (online)", ("lstm", 0.25)) not in rep.curves
+    assert ("SnAp-2 (online)", ("lstm", 0.25)) not in rep.curves
 
     paths = report.write(rep, tmp_path / "out")
     assert sorted(p.name for p in paths) == ["curves_valid_bpc.png", "report.csv", "report.md"]
@@ -174,23 +179,35 @@ def test_report_logged_to_the_parent(lm_sweep, mlflow_server, tmp_path):
     assert open(md, encoding="utf-8").read() == rep.markdown
 
 
-def test_copy_task_is_read_from_params_and_higher_level_wins(mlflow_server):
+COPY_SPEC = """
+name: copy
+task: {kind: copy}
+model: {hidden: 8}
+method: snap1-online
+schedule: {steps: 20}
+axes: {lrs: [3.0e-3, 1.0e-3], seeds: [0, 1]}
+"""
+
+
+def test_copy_task_metric_comes_from_the_tags_and_higher_level_wins(mlflow_server):
     tracker = Tracker(mlflow_server.uri)
     experiment = f"copy-{uuid.uuid4().hex[:6]}"
     parent = tracker.sweep_run(experiment, "copy", "h", "task: copy\n")
     levels = {(3e-3, 0): 9, (3e-3, 1): 8, (1e-3, 0): 6, (1e-3, 1): 7}
-    for (lr, seed), level in levels.items():
-        params = {"task": {"kind": "copy"}, "model": {"cell": "gru", "density": 1.0},
-                  "method": {"name": "snap", "n": 1, "mode": "online"}, "lr": lr, "seed": seed}
-        run = tracker.member_run(parent, f"c-{lr}-{seed}", params, {}, provenance_tags={})
+    trials = spec.expand(spec.load_text(COPY_SPEC))
+    assert {(t.member.lr, t.member.seed) for t in trials} == set(levels)
+    for trial in trials:
+        level = levels[(trial.member.lr, trial.member.seed)]
+        run = tracker.member_run(parent, trial.id, {}, trial_tags(trial, "h"), provenance_tags={})
         tracker.log_metrics(run, [("curriculum_level", float(level - 1), 10), ("curriculum_level", float(level), 20)])
-        tracker.finish(run, plot=False)
+        tracker.finish(run)
     rep = report.build(tracker, experiment, "copy")
     assert rep.task == "copy" and rep.metric.key == "curriculum_level" and rep.metric.goal == "max"
-    assert rep.methods == ("snap1 (online)",) and rep.columns == (("gru", 1.0),)
-    cell = rep.cell("snap1 (online)", ("gru", 1.0))
+    row = registry.parse("snap1-online").label
+    assert rep.methods == (row,) == ("SnAp-1 (online)",) and rep.columns == (("gru", 1.0),)
+    cell = rep.cell(row, ("gru", 1.0))
     assert cell.lr == pytest.approx(3e-3) and cell.mean == pytest.approx(8.5)
     assert cell.std == pytest.approx(math.sqrt(0.5))
-    assert rep.text("snap1 (online)", ("gru", 1.0)) == "8.5 ± 0.7"
-    curve = rep.curves[("snap1 (online)", ("gru", 1.0))]
+    assert rep.text(row, ("gru", 1.0)) == "8.5 ± 0.7"
+    curve = rep.curves[(row, ("gru", 1.0))]
     assert curve.x_label == "updates" and curve.mean == (7.5, 8.5)

@@ -56,15 +56,21 @@ def test_uoro_mean_approaches_rtrl(cell):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("name,n", v.ONLINE_METHODS)
-def test_online_with_frozen_params_equals_offline(cell, name, n):
-    assert_passed(v.check_online_equals_offline(cell, name, n))
+@pytest.mark.parametrize("name", v.ONLINE_METHODS)
+def test_online_with_frozen_params_equals_offline(cell, name):
+    assert_passed(v.check_online_equals_offline(cell, name))
 
 
-@pytest.mark.parametrize("cell,name,n", [("gru", m, n) for m, n in (("bptt", 1), ("rtrl", 1), ("snap", 2), ("uoro", 1))]
-                         + [(c, "snap", 1) for c in CELLS])
-def test_reset_mid_window_equals_two_windows(cell, name, n):
-    assert_passed(v.check_reset_equals_split(cell, name, n))
+@pytest.mark.parametrize("cell,name", [("gru", m) for m in ("bptt", "rtrl", "snap2", "uoro")]
+                         + [(c, "snap1") for c in CELLS])
+def test_reset_mid_window_equals_two_windows(cell, name):
+    assert_passed(v.check_reset_equals_split(cell, name))
+
+
+def test_verify_streams_each_check_and_returns_them_all():
+    seen = []
+    checks = v.verify(cells=("rnn",), on_check=seen.append)
+    assert seen == checks and len(checks) == 16 and all(c.passed for c in checks)
 
 
 def test_bptt_probe_from_nonzero_state():

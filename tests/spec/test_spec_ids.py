@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from snapsweep import spec
+from snapsweep.rtrl import registry
 
 BASE = """
 name: ids
@@ -65,7 +66,7 @@ def test_unrelated_fields_do_not_change_ids():
 
 def test_equivalent_spellings_give_the_same_ids():
     spelled = BASE.replace("[snap1, snap2, uoro]",
-                           "[{name: snap, n: 1}, snap-2-online, {name: uoro, mode: online}]") \
+                           "[{name: snap, n: 1}, snap2-online, {name: uoro, mode: online}]") \
                   .replace("[1.0e-3, 3.0e-3]", "['10^-3', 0.003]")
     assert ids(spelled) == ids(BASE)
 
@@ -126,9 +127,9 @@ def test_packs_refuse_a_bad_limit():
 
 def test_trial_fields():
     t = spec.expand(spec.load_text(BASE))[0]
-    assert t.axes == {"method": "snap-1", "mode": "online", "cell": "gru", "density": 1.0, "hidden": 8,
+    assert t.axes == {"method": "snap1-online", "mode": "online", "cell": "gru", "density": 1.0, "hidden": 8,
                       "units": 8, "lr": 1e-3, "seed": 0}
-    assert t.label == "gru-h8-d1-snap-1-online-lr0.001-s0"
-    assert t.config.method.name == "snap" and t.config.method.n == 1
+    assert t.label == "gru-h8-d1-snap1-online-lr0.001-s0"
+    assert t.config.method == registry.parse("snap1-online")
     with pytest.raises(Exception):
         t.id = "x"  # frozen

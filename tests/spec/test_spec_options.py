@@ -9,10 +9,10 @@ from snapsweep.errors import ConfigError, SpecError
 
 
 def test_options_alone():
-    config, member = spec.trial_from_options({"task": "copy", "steps": 50, "method": "snap", "n": 2, "mode": "online",
+    config, member = spec.trial_from_options({"task": "copy", "steps": 50, "method": "snap2-online",
                                               "hidden": 16, "density": 0.25, "lr": "10^-2.5", "seed": 3,
                                               "clip_norm": 100, "batch": 8, "log_every": 5, "cell": "lstm"})
-    assert (config.method.name, config.method.n, config.method.mode) == ("snap", 2, "online")
+    assert (config.method.family, config.method.n, config.method.mode) == ("snap", 2, "online")
     assert (config.model.cell, config.model.hidden, config.model.density, config.model.units) == ("lstm", 16, 0.25, 32)
     assert config.task.batch == 8 and config.optim.clip_norm == 100 and config.schedule.steps == 50
     assert config.schedule.log_every == 5 and member.seed == 3 and member.lr == 10 ** -2.5
@@ -25,7 +25,7 @@ def test_none_means_not_given():
 
 def test_method_label_in_one_option():
     config, _ = spec.trial_from_options({"task": "copy", "steps": 5, "method": "rtrl-online", "hidden": 8})
-    assert (config.method.name, config.method.mode) == ("rtrl", "online")
+    assert config.method.name == "rtrl-online"
 
 
 def test_options_override_the_file(tmp_path):
@@ -37,7 +37,7 @@ def test_options_override_the_file(tmp_path):
     assert config.method.n == 3 and member == type(member)(seed=7, lr=0.01)
     # A new method drops the file's order but keeps its mode.
     config, _ = spec.trial_from_options({"method": "uoro"}, str(path))
-    assert (config.method.name, config.method.n, config.method.mode) == ("uoro", 1, "online")
+    assert config.method.name == "uoro-online"
     assert config.schedule.steps == 100  # 400 tokens / batch 4, online
 
 
@@ -53,9 +53,12 @@ def test_bad_option_names_the_flag():
     with pytest.raises(SpecError) as info:
         spec.trial_from_options({"task": "copy", "steps": 5, "lr": -1})
     assert info.value.where == "--lr" and "optim.lr: must be greater than 0" in str(info.value)
-    with pytest.raises(SpecError) as info:
-        spec.trial_from_options({"task": "copy", "steps": 5, "method": "bptt", "mode": "online"})
-    assert info.value.where == "--mode" and "bptt cannot update online" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        spec.trial_from_options({"task": "copy", "steps": 5, "method": "bptt-online"})
+    assert info.value.where == "--method" and "cannot be online" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        spec.trial_from_options({"task": "copy", "steps": 5, "method": "snapp2"})
+    assert info.value.where == "--method" and "snapp2" in str(info.value)
 
 
 def test_bad_file_value_names_the_line(tmp_path):
@@ -68,7 +71,7 @@ def test_bad_file_value_names_the_line(tmp_path):
 
 def test_data_dir_option_is_relative_to_the_cwd(tmp_path, monkeypatch):
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "x.txt").write_text("text")
+    (tmp_path / "d" / "x.txt").write_text("enough text for a crop of four")
     monkeypatch.chdir(tmp_path)
     config, _ = spec.trial_from_options({"task": "wikitext", "data_dir": "d", "crop": 4, "steps": 1})
     assert config.task.source == "local" and config.task.data_dir == str(tmp_path / "d")

@@ -43,7 +43,7 @@ def test_wikitext103_grid():
     sweep = spec.load(SWEEPS / "wikitext103.yaml")
     trials = spec.expand(sweep)
     assert {t.axes["cell"] for t in trials} == {"gru", "lstm"}
-    assert {t.axes["method"] for t in trials} == {"bptt", "snap-1", "snap-2", "snap-3", "uoro"}
+    assert {t.axes["method"] for t in trials} == {"bptt-offline", "snap1-offline", "snap2-offline", "snap3-offline", "uoro-offline"}
     assert {t.axes["mode"] for t in trials} == {"offline"}
     assert {t.axes["seed"] for t in trials} == {0, 1, 2}
     # The paper's grid {10^-2.5, 10^-3, 10^-3.5, 10^-4}, exactly.
@@ -61,7 +61,7 @@ def test_wikitext103_grid():
 
 def test_copy_grid():
     trials = spec.expand(spec.load(SWEEPS / "copy.yaml"))
-    assert {t.axes["method"] for t in trials} == {"snap-1", "snap-2", "rtrl", "uoro"}
+    assert {t.axes["method"] for t in trials} == {"snap1-online", "snap2-online", "rtrl-online", "uoro-online"}
     assert {t.axes["mode"] for t in trials} == {"online"}
     c = trials[0].config
     assert isinstance(c.task, CopyTaskConfig) and c.model.vocab_in == c.model.vocab_out == 4
@@ -71,14 +71,14 @@ def test_copy_grid():
 def test_online_vs_bptt_grid():
     trials = spec.expand(spec.load(SWEEPS / "online-vs-bptt.yaml"))
     methods = {(t.axes["method"], t.axes["mode"]) for t in trials}
-    assert methods == {("snap-2", "online"), ("rtrl", "online"), ("bptt", "offline")}
+    assert methods == {("snap2-online", "online"), ("rtrl-online", "online"), ("bptt-offline", "offline")}
     assert {t.axes["density"] for t in trials} <= {d for d in (0.25, 0.0625)}  # sparse nets only
 
 
 def test_smoke_is_small():
     sweep = spec.load(SWEEPS / "smoke.yaml")
     trials = spec.expand(sweep)
-    assert {t.axes["method"] for t in trials} == {"bptt", "snap-1", "snap-2", "uoro"}
+    assert {t.axes["method"] for t in trials} == {"bptt-offline", "snap1-online", "snap2-online", "uoro-online"}
     assert all(t.config.schedule.steps <= 500 and t.config.model.units <= 16 for t in trials)
     assert sweep.resources.gpu == 0 and sweep.resources.tpu == 0
 
@@ -98,4 +98,4 @@ def test_sweep_is_a_train_config(name):
     sweep = spec.load(SWEEPS / f"{name}.yaml")
     config, member = spec.trial_from_options({}, str(SWEEPS / f"{name}.yaml"))
     assert member.seed == sweep.seed and member.lr == sweep.optim.lr
-    assert config.method.name == sweep.method.name
+    assert config.method.family == sweep.method.name

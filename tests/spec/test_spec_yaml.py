@@ -54,7 +54,7 @@ def test_first_error_by_line_and_count_of_the_rest():
 def test_relative_data_dir_starts_at_the_spec_directory(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "a.txt").write_text("hello")
+    (data / "a.txt").write_text("hello " * 40)
     sub = tmp_path / "specs"
     sub.mkdir()
     path = sub / "lm.yaml"

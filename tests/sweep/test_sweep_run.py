@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from sweep_specs import tiny_spec_text
 
 from snapsweep import spec, sweep
+from snapsweep.rtrl import registry
 from snapsweep.track import tags as T
 
 pytestmark = pytest.mark.integration
@@ -87,7 +88,9 @@ def test_final_state_artifact_loads_as_a_one_member_trainer(tiny, tmp_path):
 def test_report_table_has_a_cell_per_method(tiny):
     md = tiny.result.report_markdown
     assert "| method | gru d=1 |" in md
-    assert "| bptt (offline) |" in md and "| snap-1 (online) |" in md
+    labels = [registry.parse(name).label for name in ("bptt-offline", "snap1-online")]
+    assert labels == ["BPTT (offline)", "SnAp-1 (online)"]
+    assert all(f"| {label} |" in md for label in labels)
     report_dir = tiny.root / "runs" / NAME / "report"
     assert (report_dir / "report.md").read_text() == md
     assert (report_dir / "report.csv").exists()

@@ -52,5 +52,5 @@ def test_points_logged_during_an_outage_arrive_after_a_restart(mlflow_server_fac
         history = client.get_metric_history(run_id, "train_loss_bits")
         assert sorted(m.step for m in history) == list(range(250))
     assert len(client.get_metric_history(solo, "loss")) == 20
-    resumed.finish(runs[0], plot=False)
+    resumed.finish(runs[0])
     assert client.get_run(runs[0]).info.status == "FINISHED"

@@ -12,6 +12,9 @@ import pytest
 from mlflow import MlflowClient
 
 from snapsweep.errors import TrackingError
+from snapsweep.report import member_figure
+from snapsweep.spec.models import WikitextTask
+from snapsweep.spec.resolve import task_config
 from snapsweep.track import MemberLogger, Tracker, trial_tags
 from snapsweep.track import tags as T
 
@@ -44,9 +47,9 @@ def test_parent_and_child_runs(tracker, client, experiment):
         id="t-0001",
         pack_key="pack-a",
         label="snap2 gru d=0.25 lr=0.001 seed=0",
-        axes={"method": "snap2", "mode": "offline", "cell": "gru", "density": 0.25, "hidden": 128,
+        axes={"method": "snap2-offline", "mode": "offline", "cell": "gru", "density": 0.25, "hidden": 128,
               "lr": 0.001, "seed": 0},
-        config=SimpleNamespace(task=SimpleNamespace(kind="wikitext")),
+        config=SimpleNamespace(task=task_config(WikitextTask(kind="wikitext"))),
     )
     params = {"model": {"cell": "gru", "hidden": 128}, "optim": {"b1": 0.9}, "lr": 0.001, "seed": 0}
     child = tracker.member_run(parent, trial.id, params, trial_tags(trial, "hash1"))
@@ -62,8 +65,8 @@ def test_parent_and_child_runs(tracker, client, experiment):
     tags = c.data.tags
     assert tags["mlflow.parentRunId"] == parent
     assert tags[T.TRIAL_ID] == "t-0001" and tags[T.PACK_ID] == "pack-a" and tags[T.SPEC_HASH] == "hash1"
-    assert (tags[T.METHOD], tags[T.MODE], tags[T.CELL], tags[T.DENSITY]) == ("snap2", "offline", "gru", "0.25")
-    assert tags[T.TASK] == "wikitext" and tags[T.SWEEP] == "lm-small"
+    assert (tags[T.METHOD], tags[T.MODE], tags[T.CELL], tags[T.DENSITY]) == ("snap2-offline", "offline", "gru", "0.25")
+    assert tags[T.TASK] == "wikitext" and tags[T.METRIC] == "valid_bpc" and tags[T.SWEEP] == "lm-small"
     # provenance, computed in this process
     assert tags["snapsweep.version"] and tags["snapsweep.jax_version"] and tags["snapsweep.device_kind"]
     assert c.data.params == {"model.cell": "gru", "model.hidden": "128", "optim.b1": "0.9", "lr": "0.001", "seed": "0"}
@@ -73,7 +76,7 @@ def test_parent_and_child_runs(tracker, client, experiment):
 def test_rerunning_a_sweep_keeps_its_parent_and_its_trials(tracker, client, experiment):
     parent = tracker.sweep_run(experiment, "copy", "h1", "seeds: [0]\n")
     run = tracker.member_run(parent, "trial-a", {"seed": 0}, {}, provenance_tags={})
-    tracker.finish(run, "FAILED", plot=False)
+    tracker.finish(run, "FAILED")
 
     # Same sweep name, a spec with an added seed (new hash): same parent, latest hash recorded.
     again = Tracker(tracker.uri)  # a new process after a crash
@@ -138,8 +141,8 @@ def test_finish_summary_artifacts_plot_and_queries(tracker, client, experiment, 
     extra = tmp_path / "summary.json"
     extra.write_text("{}")
     tracker.finish(done, "FINISHED", {"valid_bpc": 2.05, "diverged": False, "step": 9, "note": "fine"},
-                   {"extra": extra})
-    tracker.finish(failed, "FAILED", plot=False)
+                   {"extra": extra}, plot=member_figure)
+    tracker.finish(failed, "FAILED")
 
     run = client.get_run(done)
     assert run.info.status == "FINISHED"
@@ -188,7 +191,7 @@ def test_embedded_default_uses_sqlite_in_the_working_directory(tmp_path, monkeyp
     parent = tracker.sweep_run("local", "smoke", "h", "x: 1\n")
     run = tracker.member_run(parent, "t", {"seed": 0}, {}, provenance_tags={})
     tracker.log_metrics(run, [("valid_bpc", 2.0, 1)])
-    tracker.finish(run, plot=False)
+    tracker.finish(run)
     assert (tmp_path / "mlflow.db").exists()
     assert list((tmp_path / "mlartifacts").rglob("spec.yaml"))
     assert "MLFLOW_TRACKING_URI" not in os.environ  # no global MLflow state was touched

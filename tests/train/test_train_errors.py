@@ -7,7 +7,7 @@ import pytest
 
 import train_settings as ts
 from snapsweep import rtrl
-from snapsweep.errors import ConfigError, DataError
+from snapsweep.errors import BudgetError, ConfigError, DataError
 from snapsweep.train import Member, Trainer
 
 
@@ -25,9 +25,13 @@ CASES = [
     ("crop longer than data", replace(TEXT, "task", crop=2_000_000), None, DataError, "crop"),
     ("valid slice too long", replace(TEXT, "task", valid_chars=10**8), None, DataError, "valid_chars"),
     ("vocab mismatch", dataclasses.replace(TEXT, model=ts.model(4)), None, ConfigError, "vocab"),
-    ("unknown method", replace(COPY, "method", name="sgd-magic"), None, ConfigError, "method"),
-    ("bptt online", replace(COPY, "method", name="bptt", mode="online"), None, ConfigError, "offline"),
+    ("unknown method", replace(COPY, "method", family="sgd-magic"), None, ConfigError, "method"),
+    ("method by name", dataclasses.replace(COPY, method="snap1-online"), None, ConfigError, "MethodId"),
+    ("bptt online", replace(COPY, "method", family="bptt", mode="online"), None, ConfigError, "offline"),
     ("unknown mode", replace(COPY, "method", mode="sometimes"), None, ConfigError, "mode"),
+    ("traces over budget", dataclasses.replace(ts.copy_config(method="rtrl"), trace_budget_bytes=1024), None,
+     BudgetError, "budget"),
+    ("task of another kind", dataclasses.replace(COPY, task=object()), None, ConfigError, "task config"),
     ("bad optimizer", replace(COPY, "optim", name="lbfgs"), None, ConfigError, "optim"),
     ("negative clip", replace(COPY, "optim", clip_norm=-1.0), None, ConfigError, "clip_norm"),
     ("zero log interval", replace(COPY, "schedule", log_every=0), None, ConfigError, "log_every"),

@@ -1,6 +1,6 @@
 """The trainer learns: the copy curriculum climbs, and the LM beats the unigram entropy.
 
-Reference (DESIGN.md §3): a 32-unit GRU with online SnAp-1 (Adam 3e-3, clip 100, batch 16) reaches
+Reference: a 32-unit GRU with online SnAp-1 (Adam 3e-3, clip 100, batch 16) reaches
 L = 8 after 20,000 steps in about 25 s on a 2-core CPU. Far below that means a bug.
 """
 

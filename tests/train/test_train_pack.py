@@ -1,5 +1,5 @@
 """Packed trials: members that differ in seed and learning rate run as one vmapped program, each
-with its own state, metrics and divergence status."""
+with its own state, metrics and divergence status. (Pack throughput is bench's: tests/bench.)"""
 
 import math
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 import train_settings as ts
-from snapsweep.errors import ConfigError
-from snapsweep.train import Trainer, bench_pack
+from snapsweep.train import Trainer
 
 STEPS = 150
 PACK, HUGE = ts.PACK, ts.PACK_HUGE
@@ -65,26 +64,3 @@ def test_a_diverging_member_is_frozen_and_the_others_continue(runs):
     assert last[HUGE]["metrics"]["status"] == 1.0 and last[0]["metrics"]["status"] == 0.0
     for r in last:
         assert {"train_loss_bits", "tokens", "tokens_per_s", "trace_bytes", "curriculum_level"} <= set(r["metrics"])
-
-
-def test_bench_pack_reports_aggregate_throughput(runs):
-    cfg, _ = ts.copy_pack_case()
-    rows = bench_pack(cfg, pack_sizes=[1, 4], steps=20, repeats=1)  # the programs above: no new compilation
-    assert [r["pack"] for r in rows] == [1, 4]
-    assert rows[0]["speedup"] == pytest.approx(1.0)
-    for r in rows:
-        assert r["kind"] == "pack" and r["method"] == "snap" and r["units"] == 16
-        assert r["tokens_per_s"] > 0 and r["tokens_per_s_per_member"] == pytest.approx(r["tokens_per_s"] / r["pack"])
-        assert r["seconds"] > 0 and r["trace_bytes"] > 0
-
-
-def test_bench_pack_from_sizes_needs_no_data():
-    lines = []
-    (row,) = bench_pack(pack_sizes=[2], hiddens=[8], batch=2, length=8, methods=["bptt"], repeats=1,
-                        progress=lines.append)
-    assert (row["method"], row["units"], row["length"], row["pack"], row["steps"]) == ("bptt", 8, 8, 2, 4)
-    assert row["tokens_per_s"] > 0 and row["speedup"] is None and len(lines) == 1
-    (skipped,) = bench_pack(methods=["appendix-d"])
-    assert "not a trainer method" in skipped["skipped"]
-    with pytest.raises(ConfigError, match="pack sizes"):
-        bench_pack(pack_sizes=[0])

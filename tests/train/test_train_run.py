@@ -55,6 +55,30 @@ def test_progress_line_shows_the_live_metric():
     assert "bpc=2.500" in lines[1] and "1 diverged" in lines[1]
 
 
+def test_progress_shows_compiling_then_rate_elapsed_and_eta():
+    now = [100.0]
+    out = io.StringIO()
+    bar = ProgressLine(1000, stream=out, interval_s=0.0, use_tqdm=False, clock=lambda: now[0])
+    bar.compiling()
+    now[0] = 130.0
+    bar.start(200)  # resumed at step 200 after 30 s of compilation
+    now[0] = 140.0
+    bar.update([{"member": 0, "step": 400, "metrics": {"train_loss_bits": 1.25, "status": 0.0}}])
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("compiling")
+    assert lines[1] == "compiled in 30.0 s; training from step 200"
+    # 200 steps in 10 s: 20 steps/s, 600 steps left: 30 s.
+    assert lines[2].startswith("step 400/1000") and "elapsed 0:10" in lines[2] and "20 steps/s" in lines[2]
+    assert "ETA 0:30" in lines[2] and "loss=1.250" in lines[2]
+
+
+def test_durations_read_as_clock_times():
+    from snapsweep.train.progress import duration
+
+    assert [duration(s) for s in (0, 59.6, 61, 3600 + 62)] == ["0:00", "1:00", "1:01", "1:01:02"]
+
+
 def test_trainer_imports_no_platform_packages():
     code = ("import sys, snapsweep.train, snapsweep.tasks; "
             "bad = sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'mlflow', 'pydantic', 'datasets', 'yaml'}); "
@@ -62,3 +86,11 @@ def test_trainer_imports_no_platform_packages():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_settings_driver_and_task_protocol_load_no_jax():
+    code = ("import sys, snapsweep.train.config, snapsweep.train.driver, snapsweep.tasks.config, "
+            "snapsweep.tasks.info, snapsweep.tasks.protocol; print('jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

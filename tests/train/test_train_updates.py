@@ -13,11 +13,13 @@ import pytest
 
 import train_settings as ts
 from snapsweep import rtrl
+from snapsweep.rtrl import registry
 from snapsweep.train import Trainer
 from snapsweep.train.config import OptimConfig
 
 SGD = OptimConfig(name="sgd", b1=0.9, b2=0.999, eps=1e-8, clip_norm=None)
-MATRIX = [(name, mode) for name in rtrl.METHODS for mode in rtrl.MODES if (name, mode) != ("bptt", "online")]
+# Every family in every mode it has (registry), SnAp at order 1.
+MATRIX = [(family, mode) for family, fam in registry.FAMILIES.items() for mode in fam.modes]
 
 
 def tiny(name, mode, steps=4, **sched):
@@ -81,7 +83,8 @@ def test_online_updates_use_the_per_step_gradient():
         @jax.jit
         def grads(s, data):
             _, window = trainer.task.online_window(s.task, data)
-            return trainer.method.step(s.params, s.structure, s.carry, window)[1]
+            method = trainer.method
+            return method.step(s.params, s.structure, method.prepare(s.structure), s.carry, window)[1]
 
         return grads(s, trainer.data)  # one token per element: divided by 1
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 
 from snapsweep import rtrl
+from snapsweep.rtrl.costs import TRACE_BUDGET_BYTES
+from snapsweep.rtrl.registry import make_id
 from snapsweep.train.config import (
     CopyTaskConfig,
     Member,
-    MethodConfig,
     OptimConfig,
     ScheduleConfig,
     TextTaskConfig,
@@ -51,17 +52,19 @@ def text_task(data_dir: str = WIKITEXT_DIR, crop: int = 32, batch: int = 16, val
 
 
 def copy_config(method: str = "snap", mode: str = "online", n: int = 1, hidden: int = 32, steps: int = 1000,
-                cell: str = "gru", density: float = 1.0, **sched) -> TrainConfig:
+                cell: str = "gru", density: float = 1.0, form: str | None = None, **sched) -> TrainConfig:
+    """`method`: a registry family (bptt, rtrl, snap, uoro, snap-numeric), with its order n and mode."""
     return TrainConfig(task=copy_task(), model=model(4, hidden, cell, density),
-                       method=MethodConfig(name=method, n=n, mode=mode), optim=optim(),
-                       schedule=schedule(steps, **sched))
+                       method=make_id(method, n, mode, form), optim=optim(),
+                       schedule=schedule(steps, **sched), trace_budget_bytes=TRACE_BUDGET_BYTES)
 
 
 def text_config(method: str = "bptt", mode: str = "offline", n: int = 1, hidden: int = 32, steps: int = 100,
-                task: TextTaskConfig | None = None, cell: str = "gru", **sched) -> TrainConfig:
+                task: TextTaskConfig | None = None, cell: str = "gru", form: str | None = None,
+                **sched) -> TrainConfig:
     return TrainConfig(task=task or text_task(), model=model(256, hidden, cell),
-                       method=MethodConfig(name=method, n=n, mode=mode), optim=optim(clip_norm=1.0),
-                       schedule=schedule(steps, **sched))
+                       method=make_id(method, n, mode, form), optim=optim(clip_norm=1.0),
+                       schedule=schedule(steps, **sched), trace_budget_bytes=TRACE_BUDGET_BYTES)
 
 
 def members(*pairs) -> list:

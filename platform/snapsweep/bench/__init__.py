@@ -1,12 +1,11 @@
-"""Benchmarks of the gradient methods: throughput of one full update, memory, bandwidth floor.
+"""Benchmarks of the trainer's update per gradient method: throughput, memory, bandwidth floor, packs.
 
-Imports only jax, optax, numpy and snapsweep.rtrl, so it runs on a bare accelerator machine.
+Imports only jax, optax, numpy and snapsweep's rtrl, tasks and train layers (no Pydantic), so it runs
+on a bare accelerator machine. Methods are named as everywhere else (rtrl.registry).
 """
 
+from snapsweep.bench.pack import bench_pack
 from snapsweep.bench.run import bench
 from snapsweep.bench.table import format_table
-from snapsweep.bench.variants import VARIANTS
 
-METHODS = tuple(VARIANTS)
-
-__all__ = ["METHODS", "VARIANTS", "bench", "format_table"]
+__all__ = ["bench", "bench_pack", "format_table"]

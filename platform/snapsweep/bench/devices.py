@@ -27,20 +27,9 @@ def peak_bytes() -> int | None:
     return stats.get("peak_bytes_in_use")
 
 
-def compiled_bytes(jitted, *args) -> int | None:
-    """Bytes XLA's buffer assignment gives one call (arguments + outputs + temporaries - aliases).
-
-    Static, from the compiled program, so it is available on the CPU too.
-    """
-    try:
-        compiled = jitted.lower(*args).compile()
-    except Exception:
-        return None
-    return executable_bytes(compiled)
-
-
 def executable_bytes(compiled) -> int | None:
-    """`compiled_bytes` of an already compiled executable (jitted.lower(...).compile())."""
+    """Bytes XLA's buffer assignment gives one call of a compiled executable (jitted.lower(...).compile()):
+    arguments + outputs + temporaries - aliases. Static, so it is available on the CPU too."""
     try:
         analysis = compiled.memory_analysis()
     except Exception:

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from snapsweep.errors import ConfigError, TrackingError
-from snapsweep.report.coords import Column, coords, task_of
+from snapsweep.report.coords import Column, coords, metric_of, task_of
 from snapsweep.report.curves import mean_curve
 from snapsweep.report.plots import curves_png
 from snapsweep.report.select import make_cell
 from snapsweep.report.table import Report
+from snapsweep.track import tags as T
 from snapsweep.track.client import Tracker
-from snapsweep.track.metrics import TASK_METRIC, metric_info
+from snapsweep.track.metrics import metric_info
 from snapsweep.track.records import RunRecord
 
 REPORT_DIR = "report"  # artifact directory on the parent run
@@ -37,8 +38,8 @@ def build(
 ) -> Report:
     """The table of `sweep_name` in `experiment`.
 
-    `metric`: None picks the task's headline metric (valid_bpc, lower is better, for the LM;
-    curriculum_level, higher is better, for the copy task), read from the runs' task tag/param.
+    `metric`: None picks the task's headline metric (tasks.info.TaskInfo.metric: valid_bpc for the
+    LM, curriculum_level for the copy task), read from the runs' metric tag.
     `statuses`: runs counted (unfinished runs would report a value from mid-training); a FAILED
     run that diverged (the sweep ends diverged members as FAILED) always counts, as diverged.
     `curves`: also read the metric histories for the learning-curve plot.
@@ -52,13 +53,13 @@ def build(
         )
     task = task_of(runs)
     if metric is None:
-        if task not in TASK_METRIC:
+        metric = metric_of(runs)
+        if metric is None:
             raise ConfigError(
-                f"cannot tell the task of sweep {sweep_name!r} (no task tag or task.kind parameter)",
+                f"cannot tell the headline metric of sweep {sweep_name!r} (its runs have no {T.METRIC} tag)",
                 where="report",
                 fix="name the metric to tabulate, e.g. --metric valid_bpc",
             )
-        metric = TASK_METRIC[task]
     info = metric_info(metric, goal)
 
     placed, skipped = _place(runs, statuses, info.key)

@@ -1,7 +1,7 @@
 """Where a member run sits in the paper's tables: method (row), cell and density (column), lr, seed.
 
-Read from the axis tags that `track.trial_tags` writes, with the flattened parameters
-(`TrainConfig.to_dict()` keys) as a fallback, so runs logged by other means still land in a table.
+Read from the axis tags that `track.trial_tags` writes. The row is the method's report label from
+the registry (`SnAp-2 (online)`), so every surface names a method the same way.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from snapsweep.errors import ConfigError
+from snapsweep.rtrl import registry
 from snapsweep.track import tags as T
-from snapsweep.track.metrics import TASK_METRIC
 from snapsweep.track.records import RunRecord
 
 Column = tuple[str, float]  # (cell, density)
@@ -19,7 +20,7 @@ Column = tuple[str, float]  # (cell, density)
 
 @dataclass(frozen=True)
 class Coords:
-    method: str  # row label: method label with its update mode
+    method: str  # row label: MethodId.label, e.g. "SnAp-2 (online)"
     cell: str
     density: float
     lr: float
@@ -32,46 +33,40 @@ class Coords:
 
 def coords(run: RunRecord) -> Optional[Coords]:
     """None when the run lacks one of the coordinates (then it cannot be placed in a table)."""
-    method = _first(run, T.METHOD, "method.label", "method.name")
-    mode = _first(run, T.MODE, "method.mode")
-    cell = _first(run, T.CELL, "model.cell")
-    density = _number(_first(run, T.DENSITY, "model.density"))
-    lr = _number(_first(run, T.LR, "lr", "member.lr", "optim.lr"))
-    seed = _first(run, T.SEED, "seed", "member.seed")
+    method = method_label(run.tags.get(T.METHOD))
+    cell = run.tags.get(T.CELL) or None
+    density = _number(run.tags.get(T.DENSITY))
+    lr = _number(run.tags.get(T.LR))
+    seed = run.tags.get(T.SEED) or None
     if method is None or cell is None or density is None or lr is None or seed is None:
         return None
-    if T.METHOD not in run.tags and method == "snap" and "method.n" in run.params:
-        method = f"snap{run.params['method.n']}"  # the spec's short form, e.g. snap2
-    return Coords(method_label(method, mode), cell, density, lr, seed)
+    return Coords(method, cell, density, lr, seed)
 
 
-def method_label(method: str, mode: Optional[str]) -> str:
-    """"snap2" + "online" -> "snap2 (online)"; a label that already names its mode is kept."""
-    if not mode or mode in method:
-        return method
-    return f"{method} ({mode})"
+def method_label(name: Optional[str]) -> Optional[str]:
+    """"snap2-online" -> "SnAp-2 (online)"; None for a missing tag or a name outside the grammar."""
+    if not name:
+        return None
+    try:
+        return registry.parse(name).label
+    except ConfigError:
+        return None
+
+
+def _most_common(runs: Sequence[RunRecord], tag: str) -> Optional[str]:
+    values = Counter(run.tags.get(tag) for run in runs)
+    values.pop(None, None)
+    return values.most_common(1)[0][0] if values else None
 
 
 def task_of(runs: Sequence[RunRecord]) -> Optional[str]:
-    """The task most runs name ("copy" or "wikitext"); else guessed from which metric they log."""
-    kinds = Counter(run.tags.get(T.TASK) or run.params.get("task.kind") for run in runs)
-    kinds.pop(None, None)
-    if kinds:
-        return kinds.most_common(1)[0][0]
-    for run in runs:
-        for task, metric in TASK_METRIC.items():
-            if metric in run.metrics or f"{T.FINAL_METRIC_PREFIX}{metric}" in run.metrics:
-                return task
-    return None
+    """The task kind most runs name."""
+    return _most_common(runs, T.TASK)
 
 
-def _first(run: RunRecord, tag: str, *params: str) -> Optional[str]:
-    if run.tags.get(tag):
-        return run.tags[tag]
-    for name in params:
-        if run.params.get(name):
-            return run.params[name]
-    return None
+def metric_of(runs: Sequence[RunRecord]) -> Optional[str]:
+    """The headline metric most runs name (their task's TaskInfo.metric)."""
+    return _most_common(runs, T.METRIC)
 
 
 def _number(text: Optional[str]) -> Optional[float]:

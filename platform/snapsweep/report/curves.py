@@ -15,7 +15,30 @@ import numpy as np
 from snapsweep.report.table import Curve
 from snapsweep.track.client import Tracker
 from snapsweep.track.metrics import TOKENS
-from snapsweep.track.plots import tokens_axis
+
+History = Sequence[tuple[int, float]]
+
+
+def tokens_axis(steps: Sequence[int], tokens: Optional[History]) -> tuple[np.ndarray, str]:
+    """x values for `steps`: tokens consumed when the trainer logged them, else the update count.
+
+    Tokens are interpolated between logged points, so a metric logged at other steps (evaluations)
+    still lands at the right place.
+    """
+    steps_arr = np.asarray(steps, dtype=float)
+    if tokens:
+        t_steps = np.asarray([s for s, _ in tokens], dtype=float)
+        t_vals = np.asarray([v for _, v in tokens], dtype=float)
+        if len(t_steps) == 1:  # one point: assume tokens grow in proportion to updates
+            rate = t_vals[0] / t_steps[0] if t_steps[0] else 0.0
+            return steps_arr * rate, "tokens"
+        # Extrapolate linearly past the ends (np.interp would clamp).
+        slope = (t_vals[-1] - t_vals[0]) / (t_steps[-1] - t_steps[0]) if t_steps[-1] != t_steps[0] else 0.0
+        x = np.interp(steps_arr, t_steps, t_vals)
+        x = np.where(steps_arr > t_steps[-1], t_vals[-1] + (steps_arr - t_steps[-1]) * slope, x)
+        x = np.where(steps_arr < t_steps[0], t_vals[0] + (steps_arr - t_steps[0]) * slope, x)
+        return x, "tokens"
+    return steps_arr, "updates"
 
 
 def mean_curve(tracker: Tracker, run_ids: Sequence[str], key: str) -> Optional[Curve]:

@@ -1,22 +1,100 @@
-"""The report's figure: learning curves, one panel per cell × density, one line per method.
+"""The figures of snapsweep: a member run's learning curves, and the report's curves per cell × density.
 
-Each line is the mean over seeds at the learning rate the table chose, with a ±1 standard deviation
-band. Matplotlib's object API with the Agg canvas: no pyplot global state, no display.
+A member figure has one panel per metric against tokens; the report figure has one panel per
+cell × density and one line per method: the mean over seeds at the learning rate the table chose,
+with a ±1 standard deviation band. Matplotlib's object API with the Agg canvas (no pyplot): no
+global figure state, no display needed, safe in Ray worker processes.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import textwrap
 from pathlib import Path
+from typing import Mapping, Optional
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter
 
+from snapsweep.report.curves import History, tokens_axis
 from snapsweep.report.table import Report, format_lr
-from snapsweep.track.plots import label_axes, save_png
+from snapsweep.track import tags as T
+from snapsweep.track.metrics import CURVE_KEYS, TOKENS, metric_info
+
+log = logging.getLogger(__name__)
+
+
+def member_curves_png(
+    histories: Mapping[str, History],
+    tokens: Optional[History],
+    path: str | os.PathLike,
+    *,
+    title: str,
+) -> Path:
+    """One panel per metric in `histories` (in the given order), against tokens; writes a PNG."""
+    keys = [k for k, h in histories.items() if h]
+    n = max(len(keys), 1)
+    cols = min(n, 2)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(5.5 * cols, 3.6 * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    fig.suptitle(title)
+    if not keys:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.text(0.5, 0.5, "no metrics logged", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    for i, key in enumerate(keys):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        steps = [s for s, _ in histories[key]]
+        values = np.asarray([v for _, v in histories[key]], dtype=float)
+        # Diverged points (NaN, or +-inf stored as +-float max) would flatten the axis to nothing.
+        values[~np.isfinite(values) | (np.abs(values) >= np.finfo(float).max)] = np.nan
+        x, x_label = tokens_axis(steps, tokens)
+        info = metric_info(key)
+        ax.plot(x, values, marker="." if len(values) < 50 else None, linewidth=1.2)
+        ax.set_title(key)
+        label_axes(ax, x_label, info.label)
+    return save_png(fig, path)
+
+
+def label_axes(ax, x_label: str, y_label: str) -> None:
+    """The axis style every snapsweep curve shares: engineering-notation x (tokens), light grid."""
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.xaxis.set_major_formatter(EngFormatter())
+    ax.grid(True, alpha=0.3)
+
+
+def save_png(fig: Figure, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def member_figure(tracker, run_id: str, directory: str | os.PathLike) -> Optional[Path]:
+    """learning_curves.png of one member run from what MLflow holds, for `Tracker.finish(plot=...)`;
+    None when the run logged no curve (a sweep's parent run) or the figure cannot be drawn."""
+    record = tracker.run(run_id)
+    keys = [k for k in CURVE_KEYS if k in record.metrics]
+    if not keys:
+        return None
+    histories = {k: tracker.metric_history(run_id, k) for k in keys}
+    tokens = tracker.metric_history(run_id, TOKENS) if TOKENS in record.metrics else None
+    title = record.tags.get(T.RUN_NAME) or run_id
+    trial = record.trial_id
+    if trial and not trial.startswith(title):  # the default run name is the trial id's head
+        title = f"{title} (trial {trial[:12]})"
+    try:
+        return member_curves_png(histories, tokens, Path(directory, "learning_curves.png"), title=title)
+    except (ValueError, RuntimeError, OverflowError) as err:
+        # The numbers are in MLflow already; a figure that cannot be drawn must not fail the run.
+        log.warning("could not draw the learning curves of run %s: %s", run_id, err)
+        return None
 
 
 def curves_png(report: Report, path: str | os.PathLike, *, max_cols: int = 4) -> Path:

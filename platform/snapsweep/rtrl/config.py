@@ -26,7 +26,7 @@ class ModelConfig:
 
     `hidden` is the nominal width. With `size_rule="match"` the actual number of units is
     `round(hidden / sqrt(density))`, so a sparse layer keeps about the parameter count of the dense
-    one (DESIGN.md section 2); with `"fixed"` it is `hidden`. Use `units` for the actual k.
+    one (the paper's comparison at equal parameter count); with `"fixed"` it is `hidden`. Use `units` for the actual k.
     """
 
     cell: str

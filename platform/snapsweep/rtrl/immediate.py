@@ -3,7 +3,7 @@
 Every parameter of row i enters one step through a per-unit pre-activation: W[g, i, n] through the
 input drive (W_g x)_i, U[g, i, j] through (U_g h)_i, b[g, i] directly. So
     I_t[(c, i), W[g, i, n]] = ∂s'[c, i] / ∂(W_g x)_i · x_n,   I_t[(c, i), U[g, i, j]] = ∂s'[c, i] / ∂(U_g h)_i · h_j,
-and zero for other units (DESIGN.md: "c_t[i] · pre_t[j]"). The coefficients come from one VJP per
+and zero for other units: a coefficient per unit times a presynaptic value, c_t[i] · pre_t[j]. The coefficients come from one VJP per
 state channel with a cotangent of ones, taken w.r.t. the drive, a zero probe on the matvec output
 and b: elementwise work, no per-example scatter into W's shape, no k x k Jacobian.
 """

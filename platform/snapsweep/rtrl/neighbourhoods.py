@@ -8,7 +8,7 @@ the pattern can be finer: for the LSTM the output gate drives only h at its own 
 (c_v, o-gate parameters of v) enters M_2 only through a kept diagonal of U. `keep` carries that
 detail, from the cell's declared one-step pattern (cells/base.py).
 
-Tables, padded to a size that depends only on the config (budget.neighbourhood_size):
+Tables, padded to a size that depends only on the config (costs.neighbourhood_size):
   nbr [k, N]         units of N_v, v itself first (slot 0, where the immediate term lands)
   valid [k, N]       False on padding slots
   keep [k, N, C, G]  M_n restricted to (unit nbr[v, a], channel c) x (gate-g parameters of unit v)
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from snapsweep.rtrl.budget import neighbourhood_size
 from snapsweep.rtrl.cells import get_cell
+from snapsweep.rtrl.costs import neighbourhood_size
 from snapsweep.rtrl.masks import kept_columns
 
 

@@ -27,12 +27,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from typing import Callable, Optional
+
 from snapsweep.rtrl.cells import get_cell, matvec
 from snapsweep.rtrl.config import ModelConfig
 from snapsweep.rtrl.methods import make_method
 from snapsweep.rtrl.methods.bptt import bptt_window_grad
 from snapsweep.rtrl.model import apply_masks, init_model, readout_loss, zero_state
-from snapsweep.rtrl.types import Window
+from snapsweep.rtrl.registry import parse
+from snapsweep.rtrl.types import Carry, Method, Window
 
 CELLS = ("gru", "lstm", "rnn")
 EXACT = 1e-10  # relative error allowed where two computations are mathematically identical
@@ -77,30 +80,45 @@ def rel_err(a, b) -> float:
     return float(jnp.linalg.norm(fa - fb) / jnp.maximum(jnp.linalg.norm(fb), 1e-300))
 
 
-def compiled(model, name, n=1, mode="offline", form=None):
-    """(method, jitted step), cached so that checks sharing a configuration compile once.
+class Compiled(NamedTuple):
+    """A method and its jitted step, with the static tables prepared inside the compiled program."""
+
+    method: Method
+    step: Callable  # (params, structure, carry, window) -> (loss, grads, carry, stats)
+
+    def init(self, params, structure, batch_size: int, key) -> Carry:
+        return self.method.init(params, structure, self.method.prepare(structure), batch_size, key)
+
+
+def compiled(model, name: str) -> Compiled:
+    """`name`: a registry name (e.g. "snap2-offline"). Cached so that checks sharing a configuration
+    compile once.
 
     Compilation dominates these checks (the runs are tiny), so configurations that compile to the
     same program share one: only SnAp-n (n >= 2) reads the density (its neighbourhood tables have
     sizes set by the fan-in); every other method sees the masks only as `structure` arguments, so
     its program depends on the density only through the number of units, and is keyed on that.
     """
-    if not (name == "snap" and n >= 2):
+    method_id = parse(name)
+    if not (method_id.family == "snap" and method_id.n >= 2):
         model = dataclasses.replace(model, hidden=model.units, size_rule="fixed", density=1.0)
-    return _compiled(model, name, n, mode, form)
+    return _compiled(model, method_id.name)
 
 
 @functools.lru_cache(maxsize=None)
-def _compiled(model, name, n, mode, form):
-    method = make_method(model, name, n=n, mode=mode, form=form)
-    return method, jax.jit(method.step)
+def _compiled(model, name):
+    method = make_method(model, name)
+    step = jax.jit(lambda params, structure, carry, window:
+                   method.step(params, structure, method.prepare(structure), carry, window))
+    return Compiled(method, step)
 
 
-def offline_grads(model, params, structure, window, name, n=1, form=None, key=None):
-    method, step = compiled(model, name, n, "offline", form)
+def offline_grads(model, params, structure, window, name, key=None):
+    """`name`: a registry name without its mode (e.g. "snap2"); run offline over `window`."""
+    program = compiled(model, f"{name}-offline")
     B = window.y.shape[1]
-    carry = method.init(params, structure, B, jax.random.key(7) if key is None else key)
-    loss, grads, _, stats = step(params, structure, carry, window)
+    carry = program.init(params, structure, B, jax.random.key(7) if key is None else key)
+    loss, grads, _, stats = program.step(params, structure, carry, window)
     return loss, grads, stats
 
 
@@ -155,7 +173,7 @@ def check_snap1_diagonal_equals_bptt(cell: str, seed: int = 0) -> list[Check]:
         _, want, _ = offline_grads(model, params, structure, window, "bptt")
         out = []
         for form in ("cut", "traces"):
-            _, got, _ = offline_grads(model, params, structure, window, "snap", form=form)
+            _, got, _ = offline_grads(model, params, structure, window, f"snap1-{form}")
             out.append(_compare(f"snap1_{form}_diagonal_equals_bptt[{cell}]", got, want))
         return out
 
@@ -164,7 +182,7 @@ def check_numeric_mask_differs(cell: str, seed: int = 0) -> Check:
     """On a dense net with one-hot inputs, |I_t| > 0 drops the traces of inactive input columns."""
     with float64():
         model, params, structure, window = _setup(cell, seed)
-        _, snap, _ = offline_grads(model, params, structure, window, "snap", form="traces")
+        _, snap, _ = offline_grads(model, params, structure, window, "snap1-traces")
         _, numeric, _ = offline_grads(model, params, structure, window, "snap-numeric")
         err = rel_err(numeric, snap)
         return Check(f"numeric_mask_differs[{cell}]", bool(err > 1e-3),
@@ -174,8 +192,8 @@ def check_numeric_mask_differs(cell: str, seed: int = 0) -> Check:
 def check_snap1_cut_equals_traces(cell: str, seed: int = 0) -> Check:
     with float64():
         model, params, structure, window = _setup(cell, seed)
-        _, cut, _ = offline_grads(model, params, structure, window, "snap", form="cut")
-        _, traces, _ = offline_grads(model, params, structure, window, "snap", form="traces")
+        _, cut, _ = offline_grads(model, params, structure, window, "snap1-cut")
+        _, traces, _ = offline_grads(model, params, structure, window, "snap1-traces")
         return _compare(f"snap1_cut_equals_traces[{cell}]", cut, traces)
 
 
@@ -238,7 +256,7 @@ def _reference_program(model, n: int):
 def check_snapn_equals_reference(cell: str, n: int = 2, seed: int = 0, shared_masks: bool = True) -> Check:
     with float64():
         model, params, structure, window = _setup(cell, seed, sparse=True, shared_masks=shared_masks)
-        _, got, _ = offline_grads(model, params, structure, window, "snap", n=n)
+        _, got, _ = offline_grads(model, params, structure, window, f"snap{n}")
         want = snapn_reference_grads(model, params, structure, window, n)
         tag = "shared" if shared_masks else "per-gate"
         return _compare(f"snap{n}_equals_dense_reference[{cell},{tag}]", got["cell"], want)
@@ -248,7 +266,7 @@ def check_snapn_diameter_equals_rtrl(cell: str, seed: int = 0) -> Check:
     with float64():
         model, params, structure, window = _setup(cell, seed, sparse=True)
         n = model.units  # past any diameter of a k-node graph
-        _, got, _ = offline_grads(model, params, structure, window, "snap", n=n)
+        _, got, _ = offline_grads(model, params, structure, window, f"snap{n}")
         _, want, _ = offline_grads(model, params, structure, window, "rtrl")
         return _compare(f"snap{n}_past_diameter_equals_rtrl[{cell}]", got, want)
 
@@ -256,7 +274,7 @@ def check_snapn_diameter_equals_rtrl(cell: str, seed: int = 0) -> Check:
 def check_snap2_dense_equals_rtrl(cell: str, seed: int = 0) -> Check:
     with float64():
         model, params, structure, window = _setup(cell, seed)
-        _, got, _ = offline_grads(model, params, structure, window, "snap", n=2)
+        _, got, _ = offline_grads(model, params, structure, window, "snap2")
         _, want, _ = offline_grads(model, params, structure, window, "rtrl")
         return _compare(f"snap2_dense_equals_rtrl[{cell}]", got, want)
 
@@ -273,13 +291,14 @@ def check_uoro_unbiased(cell: str, seed: int = 0, draws: int = UORO_DRAWS, tol: 
         model, params, structure, window = _setup(cell, seed, hidden=4)
         window = jax.tree.map(lambda a: a[:4], window)
         _, want, _ = offline_grads(model, params, structure, window, "rtrl")
-        method = make_method(model, "uoro", mode="offline")
+        method = make_method(model, "uoro-offline")
         B = window.y.shape[1]
         # Each draw is one offline call with its own key: the sign sequences are independent.
 
         def one(key):
-            carry = method.init(params, structure, B, key)
-            return method.step(params, structure, carry, window)[1]["cell"]
+            tables = method.prepare(structure)
+            carry = method.init(params, structure, tables, B, key)
+            return method.step(params, structure, tables, carry, window)[1]["cell"]
 
         keys = jax.random.split(jax.random.key(seed + 99), draws)
         mean = jax.tree.map(lambda g: jnp.mean(g, axis=0), jax.jit(jax.vmap(one))(keys))
@@ -287,30 +306,30 @@ def check_uoro_unbiased(cell: str, seed: int = 0, draws: int = UORO_DRAWS, tol: 
                         what=f"mean of {draws} draws vs rtrl: relative error")
 
 
-ONLINE_METHODS = (("snap", 1), ("rtrl", 1), ("snap", 2), ("uoro", 1))
+ONLINE_METHODS = ("snap1", "rtrl", "snap2", "uoro")  # registry names without the mode
 
 
-def check_online_equals_offline(cell: str, name: str, n: int = 1, seed: int = 0) -> Check:
+def check_online_equals_offline(cell: str, name: str, seed: int = 0) -> Check:
     """T=1 online calls with frozen parameters (a learning rate of 0) sum to one offline call."""
     with float64():
         model, params, structure, window = _setup(cell, seed, sparse=True)
         B = window.y.shape[1]
         key = jax.random.key(seed + 5)
-        _, want, want_stats = offline_grads(model, params, structure, window, name, n=n, key=key)
-        method, step = compiled(model, name, n, "online")
-        carry = method.init(params, structure, B, key)
+        _, want, want_stats = offline_grads(model, params, structure, window, name, key=key)
+        online = compiled(model, f"{name}-online")
+        carry = online.init(params, structure, B, key)
         total, loss_sum = None, 0.0
         for t in range(window.y.shape[0]):
             piece = jax.tree.map(lambda a: a[t:t + 1], window)
-            _, grads, carry, stats = step(params, structure, carry, piece)
+            _, grads, carry, stats = online.step(params, structure, carry, piece)
             total = grads if total is None else jax.tree.map(jnp.add, total, grads)
-            loss_sum += float(stats["loss_sum"])
-        check = _compare(f"online_equals_offline[{cell},{name}{n if name == 'snap' else ''}]", total, want)
-        loss_ok = abs(loss_sum - float(want_stats["loss_sum"])) < 1e-9 * abs(loss_sum)
+            loss_sum += float(stats.loss_sum)
+        check = _compare(f"online_equals_offline[{cell},{name}]", total, want)
+        loss_ok = abs(loss_sum - float(want_stats.loss_sum)) < 1e-9 * abs(loss_sum)
         return check._replace(passed=check.passed and loss_ok)
 
 
-def check_reset_equals_split(cell: str, name: str, n: int = 1, seed: int = 0) -> Check:
+def check_reset_equals_split(cell: str, name: str, seed: int = 0) -> Check:
     """A reset of every stream before step 4 = a window of 4 steps, then another from zero state.
 
     The second window continues the PRNG key of the first, so UORO draws the same signs.
@@ -319,16 +338,16 @@ def check_reset_equals_split(cell: str, name: str, n: int = 1, seed: int = 0) ->
         model, params, structure, _ = _setup(cell, seed, sparse=True)
         window = random_window(jax.random.key(seed + 3), T=T_CHECK, B=B_CHECK, vocab=model.vocab_in,
                                reset_at=T_CHECK // 2)
-        method, step = compiled(model, name, n, "offline")
-        carry = method.init(params, structure, B_CHECK, jax.random.key(seed + 5))
-        _, whole, _, _ = step(params, structure, carry, window)
+        program = compiled(model, f"{name}-offline")
+        carry = program.init(params, structure, B_CHECK, jax.random.key(seed + 5))
+        _, whole, _, _ = program.step(params, structure, carry, window)
         half = T_CHECK // 2
         first = jax.tree.map(lambda a: a[:half], window)
         second = jax.tree.map(lambda a: a[half:], window)._replace(reset=jnp.zeros((half, B_CHECK), bool))
-        _, g1, after, _ = step(params, structure, carry, first)
-        fresh = method.init(params, structure, B_CHECK, after.key)
-        _, g2, _, _ = step(params, structure, fresh, second)
-        return _compare(f"reset_equals_split[{cell},{name}{n if name == 'snap' else ''}]", whole,
+        _, g1, after, _ = program.step(params, structure, carry, first)
+        fresh = program.init(params, structure, B_CHECK, after.key)
+        _, g2, _, _ = program.step(params, structure, fresh, second)
+        return _compare(f"reset_equals_split[{cell},{name}]", whole,
                         jax.tree.map(jnp.add, g1, g2))
 
 
@@ -343,27 +362,35 @@ def check_bptt_probe(cell: str, seed: int = 0) -> Check:
         model, params, structure, window = _setup(cell, seed)
         state = 0.1 * jax.random.normal(jax.random.key(seed + 9), zero_state(model, B_CHECK).shape)
         _, want, _ = _bptt_probe_program(model)(params, structure, state, window)
-        method, step = compiled(model, "bptt")
-        carry = method.init(params, structure, B_CHECK, jax.random.key(0))._replace(state=state)
-        _, got, _, _ = step(params, structure, carry, window)
+        program = compiled(model, "bptt-offline")
+        carry = program.init(params, structure, B_CHECK, jax.random.key(0))._replace(state=state)
+        _, got, _, _ = program.step(params, structure, carry, window)
         return _compare(f"bptt_probe[{cell}]", got, want)
 
 
-def verify(seed: int = 0, cells: tuple = CELLS) -> list[Check]:
-    """Run every oracle check on every cell, on the default device. Returns one Check per comparison."""
+def verify(seed: int = 0, cells: tuple = CELLS, on_check: Optional[Callable[[Check], None]] = None) -> list[Check]:
+    """Run every oracle check on every cell, on the default device. Returns one Check per comparison;
+    `on_check` (if given) is called with each as soon as it finishes, so a caller can stream them."""
     checks: list[Check] = []
+
+    def done(*results: Check) -> None:
+        for check in results:
+            checks.append(check)
+            if on_check is not None:
+                on_check(check)
+
     for cell in cells:
-        checks.append(check_rtrl_equals_bptt(cell, seed))
-        checks.extend(check_snap1_diagonal_equals_bptt(cell, seed))
-        checks.append(check_numeric_mask_differs(cell, seed))
-        checks.append(check_snap1_cut_equals_traces(cell, seed))
-        checks.append(check_snapn_equals_reference(cell, 2, seed))
-        checks.append(check_snapn_equals_reference(cell, 3, seed, shared_masks=False))
-        checks.append(check_snapn_diameter_equals_rtrl(cell, seed))
-        checks.append(check_snap2_dense_equals_rtrl(cell, seed))
-        checks.append(check_uoro_unbiased(cell, seed))
-        for name, n in ONLINE_METHODS:
-            checks.append(check_online_equals_offline(cell, name, n, seed))
-        checks.append(check_reset_equals_split(cell, "snap", 1, seed))
-        checks.append(check_bptt_probe(cell, seed))
+        done(check_rtrl_equals_bptt(cell, seed))
+        done(*check_snap1_diagonal_equals_bptt(cell, seed))
+        done(check_numeric_mask_differs(cell, seed))
+        done(check_snap1_cut_equals_traces(cell, seed))
+        done(check_snapn_equals_reference(cell, 2, seed))
+        done(check_snapn_equals_reference(cell, 3, seed, shared_masks=False))
+        done(check_snapn_diameter_equals_rtrl(cell, seed))
+        done(check_snap2_dense_equals_rtrl(cell, seed))
+        done(check_uoro_unbiased(cell, seed))
+        for name in ONLINE_METHODS:
+            done(check_online_equals_offline(cell, name, seed))
+        done(check_reset_equals_split(cell, "snap1", seed))
+        done(check_bptt_probe(cell, seed))
     return checks

@@ -24,7 +24,7 @@ Relative `task.data_dir` paths start at the spec file's directory.
 """
 
 from snapsweep.spec.expand import Pack, Trial, expand, packs
-from snapsweep.spec.load import json_schema, load, load_text, resolved_yaml, spec_hash
+from snapsweep.spec.load import check_data, json_schema, load, load_text, resolved_yaml, spec_hash
 from snapsweep.spec.models import SweepSpec, TrialSpec
 from snapsweep.spec.options import trial_from_options
 
@@ -33,6 +33,7 @@ __all__ = [
     "SweepSpec",
     "Trial",
     "TrialSpec",
+    "check_data",
     "expand",
     "json_schema",
     "load",

@@ -2,22 +2,31 @@
 
 Each check yields a `Problem` whose `loc` is the spec path of the value to change (the same shape as
 a Pydantic error location), so the loader can point at the right YAML line. Whether a method fits a
-model is asked of `rtrl.make_method` itself, the trainer's own gate (memory budget, method/mode
-combinations): a spec that validates is one the trainer will accept.
+model is asked of the trainer's own gates, in pure Python (no JAX): the registry refuses impossible
+method combinations and `rtrl.costs.check_budget` prices a method's traces, so a spec that
+validates is one the trainer will accept.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
-from snapsweep.errors import SnapsweepError, SpecError
-from snapsweep.spec.models import SNAP_METHODS, CopyTask, MethodChoice, SweepSpec, TrialSpec, WikitextTask
-from snapsweep.spec import resolve
-from snapsweep.train.config import Member
+from snapsweep.errors import BudgetError, SnapsweepError, SpecError
+from snapsweep.rtrl import costs, registry
+from snapsweep.rtrl.config import CELL_SHAPES
+from snapsweep.spec.models import SNAP_METHODS, Axes, CopyTask, MethodChoice, SweepSpec, TrialSpec, WikitextTask
+from snapsweep.spec import data, resolve
+from snapsweep.tasks.info import task_info
 
 Loc = tuple[Any, ...]
+
+# Trials one spec may expand to: the paper's largest sweep has a few hundred.
+MAX_TRIALS = 10_000
+# One member (parameters, optimiser state, batch state) beyond this can run on no single machine.
+MAX_MEMBER_BYTES = 2**40
 
 
 @dataclass(frozen=True)
@@ -50,9 +59,8 @@ def raise_problems(problems: list[Problem]) -> None:
         raise SpecProblems(problems)
 
 
-def method_label(name: str, n: int) -> str:
-    """"snap-2", "bptt", ...: how trials and reports name a method."""
-    return f"{name}-{n}" if name in SNAP_METHODS else name
+def _order_note() -> str:
+    return f"n applies to {', '.join(SNAP_METHODS)} only"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -82,9 +90,17 @@ def _section_problems(spec: TrialSpec) -> list[Problem]:
             out.append(Problem(("task", "data_dir"), f"{task.data_dir} does not exist",
                                "point data_dir at a directory of text files; relative paths start at the "
                                "spec file's directory"))
+        elif task.source == "local":
+            problem = data.local_problem(task)
+            if problem is not None:
+                out.append(Problem(("task", "data_dir"), *problem))
     if isinstance(task, CopyTask) and task.start_level > task.max_level:
         out.append(Problem(("task", "start_level"), f"start_level {task.start_level} is above max_level {task.max_level}",
                            "lower start_level or raise max_level"))
+    if isinstance(task, CopyTask) and task.ema_reset <= task.threshold_bits:
+        # A reset at or below the threshold would raise the level again at the very next step.
+        out.append(Problem(("task", "ema_reset"), f"must be above threshold_bits ({task.threshold_bits:g}), "
+                           f"got {task.ema_reset:g}", "use a value above threshold_bits, e.g. 0.3"))
 
     if model.input_kind == "embed" and model.embed_dim < 1:
         out.append(Problem(("model", "input_kind"), "input_kind embed needs embed_dim >= 1",
@@ -94,7 +110,7 @@ def _section_problems(spec: TrialSpec) -> list[Problem]:
                            "remove embed_dim, or set input_kind: embed"))
 
     if "n" in method.model_fields_set and method.name not in SNAP_METHODS and method.n != 1:
-        out.append(Problem(("method", "n"), f"n applies to snap only (got n={method.n} with {method.name})",
+        out.append(Problem(("method", "n"), f"{_order_note()} (got n={method.n} with {method.name})",
                            "remove n, or use name: snap"))
     return out
 
@@ -110,21 +126,33 @@ def _sweep_section_problems(sweep: SweepSpec) -> list[Problem]:
                            "set resources.gpu: 0 or resources.tpu: 0"))
 
     axes = sweep.axes
+    grid = math.prod(len(getattr(axes, axis) or (None,)) for axis in Axes.model_fields)
+    if grid > MAX_TRIALS:
+        # Checked before any grid point is: a product of long axes is billions of points.
+        out.append(Problem(("axes",), f"the grid has {grid:,} points (at most {MAX_TRIALS:,} trials per sweep)",
+                           "split the sweep into several specs, or shorten the axes"))
+        return out
     for i, choice in enumerate(axes.methods or ()):
         if choice.n is not None and choice.name not in SNAP_METHODS and choice.n != 1:
-            out.append(Problem(("axes", "methods", i), f"n applies to snap only (got n={choice.n} with {choice.name})",
+            out.append(Problem(("axes", "methods", i), f"{_order_note()} (got n={choice.n} with {choice.name})",
                                f"write {choice.name} without an order"))
     for axis in ("cells", "densities", "lrs", "seeds", "hiddens"):
         out += _duplicates(axis, getattr(axes, axis) or ())
-    if axes.methods:
-        resolved = [resolve.method_config(sweep.method, c) for c in axes.methods]
-        out += _duplicates("methods", resolved, show=lambda m: f"{method_label(m.name, m.n)} {m.mode}")
+    resolved = []
+    for choice in axes.methods or ():
+        try:
+            resolved.append(resolve.method_id(sweep.method, choice))
+        except SnapsweepError:
+            resolved.append(None)  # refused: reported with its grid points
+    out += _duplicates("methods", resolved, show=lambda m: m.name, skip=(None,))
     return out
 
 
-def _duplicates(axis: str, values, show=repr) -> list[Problem]:
+def _duplicates(axis: str, values, show=repr, skip=()) -> list[Problem]:
     out, seen = [], {}
     for i, value in enumerate(values):
+        if value in skip:
+            continue
         if value in seen:
             out.append(Problem(("axes", axis, i), f"duplicate value {show(value)} (same as axes.{axis}[{seen[value]}])",
                                "remove the repeated entry: each grid point would run twice"))
@@ -137,49 +165,78 @@ def _duplicates(axis: str, values, show=repr) -> list[Problem]:
 # Grid points: a method against the model it would train
 
 
+def _method_loc(spec: TrialSpec, choice: Optional[MethodChoice], method_loc: Loc) -> Loc:
+    """Where a refused combination is fixed: the axis entry, or the `method` field at fault."""
+    if choice is not None:
+        return method_loc
+    if spec.method.mode not in registry.FAMILIES[spec.method.name].modes:
+        return ("method", "mode")
+    return ("method", "form") if spec.method.form is not None else method_loc
+
+
 def _combo_problems(spec: TrialSpec, choice: Optional[MethodChoice], method_loc: Loc, *,
                     cell: str, hidden: int, density: float) -> list[Problem]:
-    out: list[Problem] = []
-    method = resolve.method_config(spec.method, choice)
-    label = method_label(method.name, method.n)
     inherited = choice is not None and choice.mode is None
-    where_mode = " (mode online comes from method.mode)" if inherited else ""
+    where_mode = " (the mode comes from method.mode)" if inherited else ""
+    try:
+        method = resolve.method_id(spec.method, choice)
+    except SnapsweepError as err:
+        return [Problem(_method_loc(spec, choice, method_loc), f"{err.message}{where_mode}",
+                        err.fix or "see `snapsweep schema`")]
 
-    if method.name == "bptt" and method.mode == "online":
-        out.append(Problem(method_loc if choice is not None else ("method", "mode"),
-                           f"bptt cannot update online: it needs the whole window{where_mode}",
-                           "use bptt-offline (mode: offline), or an online method: snap, rtrl, uoro"))
-        return out
-
-    if spec.schedule.tokens is not None and isinstance(spec.task, CopyTask) and method.mode == "offline":
-        out.append(Problem(("schedule", "tokens"),
-                           f"{label} offline on the copy task consumes one whole sequence per update, whose "
-                           "length grows with the curriculum: tokens cannot be turned into steps",
-                           "give schedule.steps instead"))
-
-    if out:
-        return out
+    info = task_info(resolve.task_config(spec.task))
+    if spec.schedule.tokens is not None and info.scored_tokens_per_update(method.online) is None:
+        return [Problem(("schedule", "tokens"),
+                        f"{method.name} on the {info.kind} task consumes a varying number of tokens per update "
+                        "(a whole sequence, whose length grows with the curriculum): tokens cannot be turned into steps",
+                        "give schedule.steps instead")]
 
     try:
         config = resolve.train_config(spec.task, spec.model, method, spec.optim, spec.schedule,
-                                      cell=cell, hidden=hidden, density=density)
-        from snapsweep import rtrl
-        from snapsweep.train.validate import validate
-
-        rtrl.make_method(config.model, method.name, n=method.n, mode=method.mode)
-        # The trainer's own gate, so that whatever it would refuse is refused here, with a line number.
-        validate(config, [Member(seed=spec.seed, lr=spec.optim.lr)])
+                                      cell=cell, hidden=hidden, density=density, trace_budget=spec.trace_budget)
+        # The trainer's own memory gate, so that whatever it would refuse is refused here, with a line number.
+        costs.check_budget(config.method, config.model, config.trace_budget_bytes)
+        check_memory(config)
     except SnapsweepError as err:
         loc = _spec_loc(err.where)
         if loc is not None and not (loc[0] == "method" and choice is not None):
             message = err.message.removeprefix(f"{err.where} ")  # the path is printed in front already
             return [Problem(loc, message, err.fix or "see the field's description in `snapsweep schema`")]
         point = f"{cell}, hidden {hidden} (k={_units(spec, hidden, density)}), density {density:g}"
-        fix = err.fix or "choose another method or a smaller model"
-        if method.name == "rtrl":  # the approximation that exists for exactly this case
-            fix = "use snap with n: 2 or 3 on a sparse network (density < 1), or reduce hidden"
-        return [Problem(method_loc, f"{label} {method.mode} refused at {point}: {err.message}", fix)]
-    return out
+        return [Problem(method_loc, f"{method.name} refused at {point}: {err.message}",
+                        err.fix or "choose another method or a smaller model")]
+    return []
+
+
+def memory_need(config) -> tuple[int, int]:
+    """(bytes of parameters and optimiser state, bytes of per-step state for the batch) of one member.
+
+    Parameters count four times (weights, gradients, Adam's two moments). The batch holds the
+    recurrent state and the traces, and a method that carries no traces (it differentiates
+    backward through the window) keeps every step's gates and state for its backward pass."""
+    model, method = config.model, config.method
+    G, C = CELL_SHAPES[model.cell]
+    k, V = model.units, model.vocab_out
+    params = costs.cell_param_count(model) + (k + 1) * V + model.vocab_in * model.embed_dim
+    info = task_info(config.task)
+    per_step = (G + C) * k + V  # gates, state and logits of one time step
+    traces = costs.trace_numbers(method, model)
+    kept_steps = info.steps_per_update(method.online) if traces == 0 else 1
+    size = costs.itemsize(model)
+    return 4 * params * size, info.batch * (C * k + traces + kept_steps * per_step) * size
+
+
+def check_memory(config) -> None:
+    """Refuse a member that no machine could hold, naming what it would need."""
+    weights, batch = memory_need(config)
+    if weights + batch > MAX_MEMBER_BYTES:
+        heavier = ("task.batch", "use a smaller batch") if batch > weights else \
+            ("method", "use a smaller hidden size or a sparser network")
+        raise BudgetError(
+            f"needs about {(weights + batch) / 2**30:,.0f} GiB per member at k={config.model.units}, batch "
+            f"{task_info(config.task).batch} ({weights / 2**30:,.0f} GiB of parameters and optimiser state, "
+            f"{batch / 2**30:,.0f} GiB of states, traces and activations); no device holds more than "
+            f"{MAX_MEMBER_BYTES // 2**40} TiB", where=heavier[0], fix=heavier[1])
 
 
 def _spec_loc(where: Optional[str]) -> Optional[Loc]:
@@ -201,6 +258,12 @@ def trial_problems(spec: TrialSpec) -> list[Problem]:
         return out
     m = spec.model
     return _combo_problems(spec, None, ("method", "name"), cell=m.cell, hidden=m.hidden, density=m.density)
+
+
+def data_problems(spec: TrialSpec) -> list[Problem]:
+    """Whether the hub dataset can be had here (see spec/data.py); asked at validate/plan/run time."""
+    problem = data.hub_problem(spec.task) if isinstance(spec.task, WikitextTask) else None
+    return [] if problem is None else [Problem(("task", "source"), *problem)]
 
 
 def sweep_problems(sweep: SweepSpec) -> list[Problem]:

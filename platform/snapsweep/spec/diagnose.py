@@ -2,7 +2,8 @@
 
 Pydantic's own messages ("Input should be greater than 0") name neither the field nor the cure; here
 every error gets the spec path ("axes.lrs[2]"), the file line, and a fix that names allowed values
-or the field's description. With several errors the first by line is reported, plus "(+N more)".
+or the field's description. With several errors the first by line is the message, plus "(+N more)";
+`SpecError.problems` holds each of them, located.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pydantic.fields import FieldInfo
 
 from snapsweep.errors import SpecError
 from snapsweep.spec.checks import Problem, format_path
+from snapsweep.spec.models import Task
 from snapsweep.spec.yamlpos import Origin, Origins
 
 # Discriminator values of tagged unions: Pydantic puts them into error locations.
-TAGS = frozenset({"copy", "wikitext"})
+TAGS = frozenset(kind for member in typing.get_args(typing.get_args(Task)[0])
+                 for kind in typing.get_args(member.model_fields["kind"].annotation))
 
 
 def _where(origin: Origin, filename: str) -> str:
@@ -126,6 +129,10 @@ def _describe(err: dict, root: type[BaseModel]) -> tuple[str, str]:
         return "must not be empty", "list at least one value, or remove the axis to use the fixed setting"
     if kind == "string_pattern_mismatch":
         return f"{_short(value)} is not a valid name", "use lowercase letters, digits, - and _, e.g. my-sweep"
+    if kind in ("int_type", "float_type") and isinstance(value, bool):
+        # YAML reads true/false/yes/no/on/off as booleans; they are never numbers here.
+        return (f"expected a number, got the boolean {str(value).lower()}",
+                f"write a number{' (an integer)' if kind == 'int_type' else ''}{about}")
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bound = err["msg"].removeprefix("Input should be ")
         return f"must be {bound}, got {_short(value)}", f"use a value {bound}{about}"
@@ -140,9 +147,10 @@ def _literal_words(expected: str) -> list[str]:
 
 def _one(items: list[tuple[Origin, str, str]], filename: str) -> SpecError:
     items = sorted(items, key=lambda t: _order(t[0]))
-    origin, message, fix = items[0]
+    problems = [SpecError(message, where=_where(origin, filename), fix=fix) for origin, message, fix in items]
+    first = problems[0]
     more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
-    return SpecError(f"{message}{more}", where=_where(origin, filename), fix=fix)
+    return SpecError(f"{first.message}{more}", where=first.where, fix=first.fix, problems=problems)
 
 
 def from_validation(exc: ValidationError, origins: Origins, filename: str, root: type[BaseModel]) -> SpecError:

@@ -13,7 +13,6 @@ from typing import Any, Optional, Sequence
 
 from snapsweep.errors import ConfigError
 from snapsweep.spec import resolve
-from snapsweep.spec.checks import method_label
 from snapsweep.spec.load import digest
 from snapsweep.spec.models import MethodChoice, SweepSpec
 from snapsweep.train.config import Member, TrainConfig
@@ -24,13 +23,21 @@ ID_LENGTH = 12
 _ID_SALT = "snapsweep-trial-v1"
 
 
+# Settings that gate a trial but do not change what it computes: a raised budget finds the same ids.
+_NOT_HASHED = ("trace_budget_bytes",)
+
+
+def _computed(config: TrainConfig) -> dict:
+    return {key: value for key, value in config.to_dict().items() if key not in _NOT_HASHED}
+
+
 def config_key(config: TrainConfig) -> str:
     """Hash of what pack members share; equal keys may run in one pack."""
-    return digest({"salt": _ID_SALT, "config": config.to_dict()}, ID_LENGTH)
+    return digest({"salt": _ID_SALT, "config": _computed(config)}, ID_LENGTH)
 
 
 def trial_id(config: TrainConfig, member: Member) -> str:
-    return digest({"salt": _ID_SALT, "config": config.to_dict(), "member": dataclasses.asdict(member)}, ID_LENGTH)
+    return digest({"salt": _ID_SALT, "config": _computed(config), "member": dataclasses.asdict(member)}, ID_LENGTH)
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,8 @@ class Trial:
     pack_key: str  # hash of config alone
     config: TrainConfig
     member: Member
-    # method ("snap-2"), mode, cell, density, hidden, units (actual k), lr, seed: for tags and reports.
+    # method (the registry's canonical name, "snap2-online"), mode, cell, density, hidden, units
+    # (actual k), lr, seed: for tags and reports.
     axes: dict[str, Any] = field(compare=False, hash=False)
     label: str = field(compare=False)
 
@@ -59,9 +67,13 @@ class Pack:
         return tuple(t.member for t in self.trials)
 
 
+def shared_label(axes: dict[str, Any]) -> str:
+    """What a pack's members share, e.g. "gru-h32-d1-snap2-online"."""
+    return f"{axes['cell']}-h{axes['hidden']}-d{axes['density']:g}-{axes['method']}"
+
+
 def _label(axes: dict[str, Any]) -> str:
-    return (f"{axes['cell']}-h{axes['hidden']}-d{axes['density']:g}-{axes['method']}-{axes['mode']}"
-            f"-lr{axes['lr']:.3g}-s{axes['seed']}")
+    return f"{shared_label(axes)}-lr{axes['lr']:.3g}-s{axes['seed']}"
 
 
 def expand(sweep: SweepSpec) -> list[Trial]:
@@ -73,14 +85,15 @@ def expand(sweep: SweepSpec) -> list[Trial]:
         for hidden in axes.hiddens or [m.hidden]:
             for density in axes.densities or [m.density]:
                 for choice in choices:
-                    method = resolve.method_config(sweep.method, choice)
+                    method = resolve.method_id(sweep.method, choice)
                     config = resolve.train_config(sweep.task, m, method, sweep.optim, sweep.schedule,
-                                                  cell=cell, hidden=hidden, density=density)
+                                                  cell=cell, hidden=hidden, density=density,
+                                                  trace_budget=sweep.trace_budget)
                     key = config_key(config)
                     for lr in axes.lrs or [sweep.optim.lr]:
                         for seed in axes.seeds or [sweep.seed]:
                             member = Member(seed=int(seed), lr=float(lr))
-                            point = {"method": method_label(method.name, method.n), "mode": method.mode,
+                            point = {"method": method.name, "mode": method.mode,
                                      "cell": cell, "density": float(density), "hidden": hidden,
                                      "units": config.model.units, "lr": member.lr, "seed": member.seed}
                             trials.append(Trial(id=trial_id(config, member), pack_key=key, config=config,

@@ -8,32 +8,52 @@ in `SweepSpec`'s and `TrialSpec`'s after-validators so that no invalid spec obje
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from typing import Annotated, Any, Literal, Optional, Union, get_args
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-CellName = Literal["gru", "lstm", "rnn"]
-MethodName = Literal["bptt", "rtrl", "snap", "uoro", "snap-numeric"]
-Mode = Literal["offline", "online"]
-CELLS: tuple[str, ...] = get_args(CellName)
-METHODS: tuple[str, ...] = get_args(MethodName)
-# Methods that take a SnAp order n; for the others n is meaningless and resolves to 1 so that it
-# cannot split otherwise identical trials. (snap-numeric keeps a dense J and masks it numerically.)
-SNAP_METHODS = ("snap",)
+from snapsweep import settings
+from snapsweep.errors import ConfigError
+from snapsweep.rtrl import costs, registry
+from snapsweep.rtrl.config import CELLS
+
+# Allowed values come from the registry and the cell table; these are declarations, not choices.
+CellName = Literal[CELLS]
+MethodName = Literal[tuple(registry.FAMILIES)]
+Mode = Literal[registry.MODES]
+Form = Literal[registry.FORMS]
+METHODS: tuple[str, ...] = tuple(registry.FAMILIES)
+# Families that take a SnAp order n; for the others n is meaningless and resolves to 1 so that it
+# cannot split otherwise identical trials.
+SNAP_METHODS: tuple[str, ...] = tuple(name for name, family in registry.FAMILIES.items() if family.takes_order)
+
+# Every section: unknown keys are errors (a typo must not fall back to a default), and values are
+# taken strictly: YAML reads `true`/`yes` as booleans, and a boolean is never a number (`hidden: true`
+# is refused, not read as 1); integers still pass where a float is expected.
+# Infinities and NaN are never settings (`.inf` resources, `.nan` densities).
+SECTION = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 # Seeds feed jax.random.PRNGKey, which takes an unsigned 32-bit integer.
 MAX_SEED = 2**32 - 1
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _spec_error(message: str, fix: str) -> PydanticCustomError:
@@ -51,12 +71,12 @@ _POW10 = re.compile(r"^\s*10\s*\^\s*\(?\s*([+-]?\d+(?:\.\d+)?)\s*\)?\s*$")
 def _parse_lr(value: Any) -> Any:
     if isinstance(value, str):
         match = _POW10.match(value)
-        if match:
-            return 10.0 ** float(match.group(1))
         try:
-            return float(value)
+            return 10.0 ** float(match.group(1)) if match else float(value)
+        except OverflowError:  # 10^400: no float holds it (1e999 parses as inf and is refused as such)
+            raise _spec_error(f"{value!r} overflows a float", "write a learning rate below 1, e.g. 10^-3")
         except ValueError:
-            raise _spec_error(f"not a number: {value!r}", "write a positive number such as 0.001, 1.0e-3 or 10^-3")
+            raise _spec_error(f"not a number: {_shown(value)}", "write a positive number such as 0.001, 1.0e-3 or 10^-3")
     return value
 
 
@@ -78,9 +98,16 @@ def _parse_memory(value: Any) -> Any:
         match = _MEMORY.match(value)
         unit = match.group(2).lower() if match else None
         if not match or unit not in _UNITS:
-            raise _spec_error(f"not a memory size: {value!r}", "write bytes (4000000000) or a size like 4GiB, 512MiB, 8GB")
-        return int(float(match.group(1)) * _UNITS[unit])
+            raise _spec_error(f"not a memory size: {_shown(value)}", "write bytes (4000000000) or a size like 4GiB, 512MiB, 8GB")
+        size = float(match.group(1)) * _UNITS[unit]
+        return int(size) if math.isfinite(size) else size  # inf is refused by the bound below
     return value
+
+
+# A pebibyte: more than any machine holds, so a larger size is a typo, not a setting.
+MAX_MEMORY_BYTES = 2**50
+MemorySize = Annotated[int, BeforeValidator(_parse_memory, json_schema_input_type=Union[int, str]),
+                       Field(le=MAX_MEMORY_BYTES)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -90,7 +117,7 @@ def _parse_memory(value: Any) -> Any:
 class CopyTask(BaseModel):
     """Copy task with a curriculum (DESIGN.md §3): tokens {0, 1, start, blank}, online updates."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     kind: Literal["copy"] = Field(description="Task selector: `copy` for the copy task with curriculum.")
     batch: int = Field(16, ge=1, description="Independent streams of sequences per update (paper: 16).")
@@ -111,15 +138,11 @@ class CopyTask(BaseModel):
                     "near what training can reach (the reference 64-unit GRU reaches about 11 in 100k steps).",
     )
 
-    @property
-    def vocab(self) -> int:
-        return 4  # {0, 1, start, blank}
-
 
 class WikitextTask(BaseModel):
     """Byte-level character language modelling on raw WikiText (or any local text)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     kind: Literal["wikitext"] = Field(description="Task selector: `wikitext` for byte-level character LM.")
     source: Optional[Literal["hub", "local"]] = Field(
@@ -145,10 +168,6 @@ class WikitextTask(BaseModel):
         description="Validation characters scored (a fixed leading slice of the validation text); null scores all of it.",
     )
     valid_batch: int = Field(32, ge=1, description="Parallel streams used to score the validation text.")
-
-    @property
-    def vocab(self) -> int:
-        return 256  # bytes
 
     @field_validator("data_dir")
     @classmethod
@@ -176,7 +195,7 @@ Task = Annotated[Union[CopyTask, WikitextTask], Field(discriminator="kind")]
 class Model(BaseModel):
     """The recurrent network: one cell layer and a linear readout. vocab_in/vocab_out come from the task."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     cell: CellName = Field("gru", description="Recurrent cell: `gru` (reset-after-matmul form), `lstm` or `rnn` (tanh).")
     hidden: Hidden = Field(
@@ -197,57 +216,59 @@ class Model(BaseModel):
 
 
 # ----------------------------------------------------------------------------------------------
-# Methods: one clear short form, "<name>[<n>][-<mode>]", e.g. bptt, snap2, snap2-online, uoro-online.
+# Methods: the registry's grammar, e.g. bptt-offline, snap2-online, snap1-traces-offline; a name
+# without its mode takes `method.mode`.
 
-_METHOD_LABEL = re.compile(r"^(?P<name>bptt|rtrl|uoro|snap-numeric|snap)(?:-?(?P<n>\d+))?(?:-(?P<mode>online|offline))?$")
-METHOD_FORM = "<name>[<n>][-<mode>], e.g. bptt, snap1, snap2-online, rtrl-online, uoro-online"
+METHOD_FORM = f"{registry.GRAMMAR}, e.g. {', '.join(registry.EXAMPLES)}"
+_MODE_SUFFIXES = tuple(f"-{mode}" for mode in registry.MODES)
 
 
-def method_fields(label: str) -> Optional[dict[str, Any]]:
-    """"snap2-online" -> {"name": "snap", "n": 2, "mode": "online"}; None when it is not a method label."""
-    match = _METHOD_LABEL.match(label.strip())
-    if not match:
-        return None
-    out: dict[str, Any] = {"name": match.group("name")}
-    if match.group("n") is not None:
-        out["n"] = int(match.group("n"))
-    if match.group("mode") is not None:
-        out["mode"] = match.group("mode")
+def method_fields(label: str) -> dict[str, Any]:
+    """"snap2-online" -> {"name": "snap", "n": 2, "mode": "online"}; the mode (and form) only when the
+    label names it. Raises ConfigError (the registry's) for a name outside the grammar."""
+    # Any mode parses the rest of the name; whether the label named one is read off its end.
+    ident = registry.parse(label, default_mode=registry.MODES[0])
+    out: dict[str, Any] = {"name": ident.family, "n": ident.n}
+    if label.strip().endswith(_MODE_SUFFIXES):
+        out["mode"] = ident.mode
+    if ident.form is not None:
+        out["form"] = ident.form
     return out
 
 
 def _method_from_label(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    fields = method_fields(value)
-    if fields is None:
-        raise _spec_error(
-            f"unknown method {value!r}",
-            f"write {METHOD_FORM} (names: {', '.join(METHODS)}), or a mapping {{name, n, mode}}",
-        )
-    return fields
+    try:
+        return method_fields(value)
+    except ConfigError as err:
+        raise _spec_error(err.message, f"{err.fix}; or a mapping {{name, n, mode}}")
 
 
 class Method(BaseModel):
     """The gradient method, fixed for every trial unless `axes.methods` sweeps it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     name: MethodName = Field("snap", description="Gradient method: bptt, rtrl (exact), snap (SnAp-n), uoro, or "
                                                  "snap-numeric (the paper's Appendix-D reference: dense J masked "
                                                  "numerically by |I_t| > 0).")
     n: int = Field(1, ge=1, description="SnAp order n (snap only; other methods take no order).")
     mode: Mode = Field("offline", description="`offline`: one update per window; `online`: one update per time step.")
+    form: Optional[Form] = Field(None, description="Offline SnAp-1 only: `cut` (the default: backward through the "
+                                                   "window with D cut to its diagonal) or `traces` (forward traces).")
 
 
 class MethodChoice(BaseModel):
     """One entry of `axes.methods`: the fields it names replace those of the `method` section."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     name: MethodName = Field(description="Gradient method: bptt, rtrl, snap, uoro or snap-numeric.")
     n: Optional[int] = Field(None, ge=1, description="SnAp order n (snap only); unset takes `method.n`.")
     mode: Optional[Mode] = Field(None, description="Update mode; unset takes `method.mode`.")
+    form: Optional[Form] = Field(None, description="Offline SnAp-1 form (cut or traces); unset takes `method.form` "
+                                                   "where it applies.")
 
 
 # Either form is accepted where a method is expected; the schema says so for editors.
@@ -262,7 +283,7 @@ MethodEntry = Annotated[MethodChoice, BeforeValidator(_method_from_label, json_s
 class Optim(BaseModel):
     """Optimiser (paper: Adam with beta1 0.9, beta2 0.999, eps 1e-8)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     name: Literal["adam", "sgd"] = Field("adam", description="Optimiser.")
     lr: LearningRate = Field(
@@ -279,7 +300,7 @@ class Optim(BaseModel):
 class Schedule(BaseModel):
     """Training length and intervals. Intervals count updates (optimizer steps)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     steps: Optional[int] = Field(None, ge=1, description="Updates per trial. Give exactly one of steps and tokens.")
     tokens: Optional[int] = Field(
@@ -302,12 +323,12 @@ class Axes(BaseModel):
     """Lists expanded as a full grid (cartesian product). An omitted axis uses the single fixed value of its
     section (`method`, `model.cell`, `model.density`, `optim.lr`, `seed`, `model.hidden`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     methods: Optional[list[MethodEntry]] = Field(
         None, min_length=1,
         description=f"Gradient methods to sweep, each {METHOD_FORM} or a mapping {{name, n, mode}}; "
-                    "what an entry does not name (n, mode) comes from the `method` section.",
+                    "what an entry does not name (n, mode, form) comes from the `method` section.",
     )
     cells: Optional[list[CellName]] = Field(None, min_length=1, description="Cells to sweep (replaces model.cell).")
     densities: Optional[list[Density]] = Field(None, min_length=1, description="Densities to sweep (replaces model.density).")
@@ -323,12 +344,12 @@ class Axes(BaseModel):
 class Resources(BaseModel):
     """Resources of one Ray Tune trial (one pack of members)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     cpu: float = Field(1.0, gt=0, description="CPUs per trial (fractions allowed).")
     gpu: float = Field(0.0, ge=0, description="GPUs per trial; fractions below 1 share a GPU, above 1 must be whole.")
     tpu: int = Field(0, ge=0, description="TPU chips per trial.")
-    memory: Annotated[Optional[int], BeforeValidator(_parse_memory, json_schema_input_type=Union[int, str, None])] = Field(
+    memory: Optional[MemorySize] = Field(
         None, ge=1, description="Memory per trial in bytes, or a size like `4GiB`; null leaves it to Ray."
     )
 
@@ -336,7 +357,7 @@ class Resources(BaseModel):
 class Packing(BaseModel):
     """Trials that differ only in seed and learning rate run vmapped in one process (DESIGN.md §4)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     enabled: bool = Field(True, description="Pack trials with identical settings apart from seed and lr.")
     max_members: int = Field(12, ge=1, description="Most trials in one pack.")
@@ -347,30 +368,68 @@ class Packing(BaseModel):
         return self.max_members if self.enabled else 1
 
 
+def _setting(check: Callable[[str], str]) -> Callable[[Optional[str]], Optional[str]]:
+    """A `snapsweep.settings` shape check as a field validator (its ConfigError becomes a spec error)."""
+    def validate(value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ConfigError as err:
+            raise _spec_error(err.message, err.fix or "see `snapsweep schema`")
+
+    return validate
+
+
+def _path_component(value: Optional[str]) -> Optional[str]:
+    # Names end up in paths (report directories, artifact paths): one plain component, nothing that
+    # climbs out of the storage root or ends a C string.
+    if value is None:
+        return None
+    bad = next((c for c in ("\0", "/", "\\") if c in value), None)
+    if bad is not None or value in (".", "..") or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        what = f"contains {bad!r}" if bad else "is a path, not a name" if value in (".", "..") else \
+            "contains a control character"
+        raise _spec_error(f"{_shown(value)} {what}", "use letters, digits, spaces, - _ . (no / or ..)")
+    return value
+
+
 class Tracking(BaseModel):
     """Where MLflow runs go."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
-    uri: Optional[str] = Field(None, description="MLflow tracking URI; null: the embedded default sqlite:///mlflow.db "
-                                                 "in the working directory.")
-    experiment: Optional[str] = Field(None, min_length=1, description="MLflow experiment name; null: the spec name.")
+    uri: Annotated[Optional[str], AfterValidator(_setting(settings.check_tracking_uri))] = Field(
+        None, repr=False,
+        description="MLflow tracking URI; --tracking-uri overrides it; null: MLFLOW_TRACKING_URI when set, else the "
+                    "embedded default sqlite:///mlflow.db in the working directory. `http://user:password@host:port` "
+                    "gives credentials (or set MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD); they are never "
+                    "written back (the resolved spec, hash and run records hold the URI without them).",
+    )
+    experiment: Annotated[Optional[str], AfterValidator(_path_component)] = Field(
+        None, min_length=1, max_length=256, description="MLflow experiment name (no `/` or `..`); null: the spec name."
+    )
+
+    @field_serializer("uri")
+    def _without_credentials(self, uri: Optional[str]) -> Optional[str]:
+        return None if uri is None else settings.split_credentials(uri)[0]
 
 
 class Storage(BaseModel):
     """Where Ray Tune keeps trial checkpoints and results."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
-    path: Optional[str] = Field(None, description="Ray Tune storage path (a directory, NFS, s3:// or gs://); "
-                                                  "null: ./snapsweep-runs in the working directory.")
+    path: Annotated[Optional[str], AfterValidator(_setting(settings.check_storage))] = Field(None, description="Ray Tune storage path (a directory, NFS, s3:// or gs://); "
+                                                  "--storage overrides it; null: SNAPSWEEP_STORAGE when set, else "
+                                                  "./snapsweep-runs in the working directory.")
     keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept per trial (the newest ones).")
 
 
 class Retries(BaseModel):
     """What happens when a trial fails."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     max_failures: int = Field(2, ge=0, description="Restarts of a failed trial from its last checkpoint.")
 
@@ -382,7 +441,7 @@ class Retries(BaseModel):
 class TrialSpec(BaseModel):
     """The settings of one trial: what `snapsweep train --config` reads, and the fixed part of a sweep."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
 
     task: Task = Field(description="The task and its data.")
     model: Model = Field(default_factory=Model, description="The recurrent network.")
@@ -391,6 +450,12 @@ class TrialSpec(BaseModel):
     schedule: Schedule = Field(description="How long to train (steps or tokens) and how often to log, evaluate, "
                                            "probe and checkpoint.")
     seed: Seed = Field(0, description="Seed when `axes.seeds` does not sweep it.")
+    trace_budget: MemorySize = Field(
+        costs.TRACE_BUDGET_BYTES, ge=1,
+        description="Per-example bytes of method state (traces) above which a method is refused, in bytes or a "
+                    f"size like `1GiB`, `512MiB` (default {costs.TRACE_BUDGET_BYTES // 2**30} GiB: 16 GiB of traces "
+                    "at batch 16).",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -26,9 +26,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "cell": ("model", "cell"),
     "hidden": ("model", "hidden"),
     "density": ("model", "density"),
-    "method": ("method", "name"),
-    "n": ("method", "n"),
-    "mode": ("method", "mode"),
+    "method": ("method",),
     "lr": ("optim", "lr"),
     "clip_norm": ("optim", "clip_norm"),
     "steps": ("schedule", "steps"),
@@ -37,6 +35,7 @@ OPTION_PATHS: dict[str, tuple[str, ...]] = {
     "probe_every": ("schedule", "probe_every"),
     "checkpoint_every": ("schedule", "checkpoint_every"),
     "seed": ("seed",),
+    "trace_budget": ("trace_budget",),
 }
 
 
@@ -55,23 +54,26 @@ def _put(data: dict, origins: yamlpos.Origins, path: tuple[str, ...], value: Any
 
 
 def _layer_method(data: dict, origins: yamlpos.Origins, options: dict[str, Any]) -> None:
-    """--method/--n/--mode over the file's method (a mapping or a label such as "snap2-online")."""
-    method = data.get("method")
-    if isinstance(method, str):
-        method = method_fields(method) or method  # an unparseable label is left for validation to report
-    if options.get("method") is not None:
-        # A new method starts from its own label: the file's n belonged to the file's method, but the
-        # file's mode stays unless the label names one.
-        new = method_fields(str(options["method"])) or options["method"]
-        if isinstance(new, dict) and "mode" not in new and isinstance(method, dict) and "mode" in method:
-            new["mode"] = method["mode"]
-        method = new
-        origins.set(("method",), _flag("method"))
-    if method is not None:
-        data["method"] = method
-    for option in ("n", "mode"):
-        if options.get(option) is not None and (method is None or isinstance(method, dict)):
-            _put(data, origins, ("method", option), options[option], _flag(option))
+    """--method (the registry's grammar, e.g. snap2-online) over the file's method.
+
+    A new method starts from its own name: the file's n and form belonged to the file's method, but
+    the file's mode stays unless the name gives one."""
+    if options.get("method") is None:
+        return
+    try:
+        new = method_fields(str(options["method"]))
+    except ConfigError as err:
+        raise ConfigError(err.message, where=_flag("method"), fix=err.fix) from None
+    old = data.get("method")
+    if isinstance(old, str):
+        try:
+            old = method_fields(old)
+        except ConfigError:
+            old = None  # replaced by --method: its problem no longer matters
+    if "mode" not in new and isinstance(old, dict) and "mode" in old:
+        new["mode"] = old["mode"]
+    data["method"] = new
+    origins.set(("method",), _flag("method"))
 
 
 def _layer(data: dict, origins: yamlpos.Origins, options: dict[str, Any]) -> None:
@@ -92,7 +94,7 @@ def _layer(data: dict, origins: yamlpos.Origins, options: dict[str, Any]) -> Non
         data["schedule"].pop("tokens", None)  # --steps replaces the file's budget, whichever it was
     for option, path in OPTION_PATHS.items():
         value = options.get(option)
-        if value is None or option in ("task", "data_dir", "method", "n", "mode"):
+        if value is None or option in ("task", "data_dir", "method"):
             continue
         if option == "clip_norm" and (value == 0 or str(value).lower() in ("none", "off", "null")):
             value = None  # the command line's way to switch clipping off
@@ -124,8 +126,8 @@ def trial_from_options(options: dict[str, Any], config_path: Optional[str] = Non
         if "schedule" not in data:
             raise ConfigError("no training length given", where="command line", fix="add --steps N")
     spec = validate(TrialSpec, data, origins, filename, base_dir)
-    method = resolve.method_config(spec.method)
+    method = resolve.method_id(spec.method)
     m = spec.model
     config = resolve.train_config(spec.task, m, method, spec.optim, spec.schedule,
-                                  cell=m.cell, hidden=m.hidden, density=m.density)
+                                  cell=m.cell, hidden=m.hidden, density=m.density, trace_budget=spec.trace_budget)
     return config, Member(seed=spec.seed, lr=spec.optim.lr)

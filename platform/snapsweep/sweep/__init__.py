@@ -22,6 +22,7 @@ _EXPORTS = {
     "plan": "planning",
     "Plan": "planning",
     "status": "statuses",
+    "status_json": "statuses",
     "report": "reporting",
 }
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from snapsweep.sweep.planning import Plan, plan
     from snapsweep.sweep.reporting import report
     from snapsweep.sweep.runner import SweepResult, run
-    from snapsweep.sweep.statuses import status
+    from snapsweep.sweep.statuses import status, status_json
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
+from snapsweep import settings
 from snapsweep.errors import ClusterError
 from snapsweep.sweep.resources import TrialResources
 from snapsweep.sweep.storage import is_local
@@ -59,10 +60,9 @@ def connect(address: Optional[str], *, env_vars: dict[str, str], num_cpus: Optio
 
     runtime_env = {"env_vars": env_vars}
     started_here = False
-    # RAY_ADDRESS is how a KubeRay RayJob (or `ray job submit`) tells its entrypoint where the
-    # cluster is; with neither it nor an address, "local" starts a private instance instead of
-    # joining whatever `ray start` last ran on this machine (ray.init's own default).
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    # With neither a flag nor RAY_ADDRESS (snapsweep.settings), "local" starts a private instance
+    # instead of joining whatever `ray start` last ran on this machine (ray.init's own default).
+    address = settings.ray_address(address)
     if ray.is_initialized():
         # The caller's session: our env vars cannot be added to it now; the trainable sets them
         # again itself before JAX allocates anything.

@@ -2,15 +2,14 @@
 
 Two cost models, named in the output:
 
-* static (default, no JAX computation): per update,
-      time = T * c_step + M * B * T * flops_per_example_step / R
-  with T the time steps of one update (1 online; the crop for the offline LM; 2*max_level + 2 for
-  the offline copy task, whose windows are padded to that), B the batch, M the pack's members;
-  flops per example step from the method (forward F = 2*(p + k*V) multiply-adds for p recurrent
-  parameters and a k*V readout; BPTT and offline SnAp-1 3F; SnAp-n traces 3F + 4*traces; exact
-  RTRL 3F + 2*k*traces; UORO 5F), R a throughput and c_step a per-time-step dispatch overhead per
-  device kind (table below, rough), plus evaluations (forward passes over valid_chars), probes
-  (one exact-gradient update each) and a start-up cost per pack (imports, data, compilation).
+* static (default, pure Python): per update,
+      time = T * c_step + M * T * flops_per_step / R
+  with T the time steps of one update (`TaskInfo.steps_per_update`: 1 online, the task's window
+  offline), M the pack's members, flops_per_step the batch's FLOPs per time step from the method's
+  cost model (`rtrl.costs.cost`, the same numbers bench and the trace_bytes metric use), R a
+  throughput and c_step a per-time-step dispatch overhead per device kind (table below, rough), plus
+  evaluations (forward passes over the validation text, for tasks that evaluate), probes (one exact
+  BPTT update each) and a start-up cost per pack (imports, data, compilation).
 * measured (`measure=True`): each distinct pack is built on this machine and timed: start-up
   (Trainer, init, compilation of the first chunk) and seconds per update of a second chunk, plus one
   evaluation and one probe when the schedule has them. Costs a few seconds per distinct pack.
@@ -26,9 +25,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
+from snapsweep import settings
 from snapsweep.errors import SnapsweepError
+from snapsweep.rtrl import costs, registry
 from snapsweep.sweep import work
 from snapsweep.sweep.resources import TrialResources
+from snapsweep.tasks.info import task_info
 
 # device kind -> (R: FLOP/s, c_step: s per scanned time step, start-up s per pack). Orders of
 # magnitude for small recurrent models, where dispatch overhead dominates; calibrate with measure=True.
@@ -63,6 +65,11 @@ class Plan:
     def total_seconds(self) -> float:
         return sum(p.seconds or 0.0 for p in self.packs if p.state != "finished")
 
+    def to_json(self) -> dict:
+        """Machine-readable form (`snapsweep plan --json`); keys are stable."""
+        return {"name": self.name, "summary": self.summary, "cost_model": self.model, "tracking": self.tracking,
+                "total_seconds": self.total_seconds, "packs": [dataclasses.asdict(p) for p in self.packs]}
+
     def table(self) -> str:
         head = ["pack", "config", "members", "resources", "state", "updates left", "est. time"]
         rows = [[p.pack_id, p.label, str(p.members), p.resources, p.state, str(p.steps), _duration(p.seconds)]
@@ -95,9 +102,12 @@ def _duration(seconds: Optional[float]) -> str:
 
 
 def plan(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: Optional[str] = None,
-         measure: bool = False) -> Plan:
-    """Trials, packs, what finished (when the tracking store answers) and estimated device time."""
-    spec, path = work.load_spec(spec_path_or_spec)
+         address: Optional[str] = None, measure: bool = False) -> Plan:
+    """Trials, packs, what finished (when the tracking store answers) and estimated device time.
+
+    `address` (a Ray cluster) is checked for its shape only: planning connects to no cluster."""
+    settings.ray_address(address)
+    spec, path = work.load_spec(spec_path_or_spec, check_data=True)
     tracker, why = work.open_tracker(spec, tracking_uri)
     finished = None if why else set()
     if tracker is not None:
@@ -128,14 +138,10 @@ def plan(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: Opti
     return Plan(spec.name, workload.plan_line(), estimate.describe(), rows, tracking)
 
 
-def _time_steps(config) -> int:
-    """Scanned time steps per update (see the module docstring)."""
-    if config.method.mode == "online":
-        return 1
-    task = config.task
-    if task.kind == "wikitext":
-        return task.crop
-    return 2 * task.max_level + 2
+# Validation characters assumed for a task that scores all of its validation text (WikiText-103's
+# validation split is about 1.1 MB; the copy task has none).
+DEFAULT_VALID_CHARS = 1_100_000
+EXACT = registry.make_id("bptt")  # what the probe's reference gradient costs
 
 
 def _counts(config, steps: int, start: int) -> tuple[int, int]:
@@ -148,7 +154,7 @@ def _counts(config, steps: int, start: int) -> tuple[int, int]:
             n += 1
         return n
 
-    evals = points(s.eval_every, True) if config.task.kind == "wikitext" else 0
+    evals = points(s.eval_every, True) if task_info(config.task).evaluates else 0
     return evals, points(s.probe_every, False)
 
 
@@ -159,36 +165,26 @@ class _Static:
 
     def describe(self) -> str:
         return (f"static for {self.kind.upper()}: time/update = T*{self.c_step * 1e6:.0f}us + "
-                f"members*batch*T*flops/{self.rate:.0e} FLOP/s, flops from the method (BPTT 3F, SnAp traces "
-                f"3F+4*traces, RTRL 3F+2k*traces, UORO 5F; F = 2(p + kV)), + evaluations, probes and "
+                f"members*T*flops/{self.rate:.0e} FLOP/s, flops per step from rtrl.costs, + evaluations, probes and "
                 f"{self.startup:.0f}s start-up per pack (rough; sweep.plan(spec, measure=True) times this machine)")
 
     def seconds(self, pack, start: int) -> float:
-        from snapsweep import rtrl
-        from snapsweep.rtrl.budget import cell_param_count
-
         config = pack.config
-        model, method = config.model, config.method
-        k, vocab = model.units, model.vocab_out
-        forward = 2.0 * (cell_param_count(model) + k * vocab)
-        traces = rtrl.make_method(model, method.name, method.n, method.mode).trace_numbers(model)
-        if method.name == "bptt" or (method.name == "snap" and method.n == 1 and method.mode == "offline"):
-            per_step = 3 * forward
-        elif method.name == "rtrl":
-            per_step = 3 * forward + 2.0 * k * traces
-        elif method.name == "uoro":
-            per_step = 5 * forward
-        else:  # snap-n traces, snap-numeric
-            per_step = 3 * forward + 4.0 * traces
-        members, batch, t = len(pack.trials), config.task.batch, _time_steps(config)
-        update = t * self.c_step + members * batch * t * per_step / self.rate
+        model, batch, members = config.model, config.task.batch, len(pack.trials)
+        info = task_info(config.task)
+        t = info.steps_per_update(config.method.online)
+        per_step = costs.cost(config.method, model, batch).flops_per_step
+        update = t * self.c_step + members * t * per_step / self.rate
         steps = config.schedule.steps
         evals, probes = _counts(config, steps, start)
         eval_s = 0.0
         if evals:
-            chars = config.task.valid_chars or 200_000
-            eval_s = chars / config.task.valid_batch * self.c_step + members * chars * forward / self.rate
-        probe_s = t * self.c_step + members * batch * t * 3 * forward / self.rate
+            chars = getattr(config.task, "valid_chars", None) or DEFAULT_VALID_CHARS
+            streams = getattr(config.task, "valid_batch", batch)
+            forward = costs.forward_flops(model, 1)
+            eval_s = chars / streams * self.c_step + members * chars * forward / self.rate
+        exact = info.steps_per_update(False)
+        probe_s = exact * self.c_step + members * exact * costs.cost(EXACT, model, batch).flops_per_step / self.rate
         return self.startup + (steps - start) * update + evals * eval_s + probes * probe_s
 
 
@@ -232,7 +228,7 @@ class _Measured:
         per_update = (time.perf_counter() - began) / MEASURE_STEPS
         startup = max(0.0, first - MEASURE_STEPS * per_update)
         eval_s = probe_s = 0.0
-        if pack.config.task.kind == "wikitext":
+        if task_info(pack.config.task).evaluates:
             eval_s = _timed_twice(lambda: trainer.evaluate(state))
         if s.probe_every > 0:
             probe_s = _timed_twice(lambda: trainer.probe(state))

@@ -8,6 +8,7 @@ import os
 import tempfile
 from typing import Optional
 
+from snapsweep import settings
 from snapsweep.sweep import work
 from snapsweep.sweep.storage import is_uri, publish_dir
 
@@ -33,13 +34,16 @@ def build_and_publish(tracker, workload: work.Workload, parent_run_id: Optional[
 
 
 def report(spec_path_or_spec, *, tracking_uri: Optional[str] = None, out_dir: Optional[str] = None,
-           storage: Optional[str] = None) -> list[str]:
-    """Rebuild the report of a sweep from MLflow; returns the files written (`snapsweep report`)."""
+           storage: Optional[str] = None, address: Optional[str] = None) -> list[str]:
+    """Rebuild the report of a sweep from MLflow; returns the files written (`snapsweep report`).
+
+    `address` (a Ray cluster) is checked for its shape only: a report needs no cluster."""
     from snapsweep.track import Tracker
 
+    settings.ray_address(address)
     spec, path = work.load_spec(spec_path_or_spec)
+    paths = work.sweep_paths(spec, storage)  # every setting checked before anything is created
     tracker = Tracker(work.tracking_uri_of(spec, tracking_uri))
-    paths = work.sweep_paths(spec, storage)
     workload = work.Workload(spec=spec, spec_path=path, paths=paths, trials=[], all_packs=[], finished=None, packs=[])
     parent = tracker.find_sweep_run(workload.experiment, spec.name)
     return build_and_publish(tracker, workload, parent, out_dir)[2]

@@ -6,19 +6,11 @@ TPU nodes advertise (and what `ray start --resources '{"TPU": 1}'` fakes in test
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Mapping
 
-# Variables copied from the driver into every trial, when set: data access must behave the same
-# in the trial as on the command line (tests set HF_HUB_OFFLINE=1 because the hub is unreachable).
-PASSTHROUGH_ENV = (
-    "HF_HUB_OFFLINE",
-    "HF_DATASETS_OFFLINE",
-    "HF_HOME",
-    "HF_DATASETS_CACHE",
-    "JAX_PLATFORMS",
-)
+from snapsweep import settings
+
 
 # A process on a GPU share also holds a CUDA context and XLA's scratch space outside the
 # preallocated pool, so the pool gets a little less than the share.
@@ -91,7 +83,6 @@ def trial_env(resources: TrialResources, environ: Mapping[str, str] | None = Non
     demand. `compile_cache`: a directory for JAX's persistent compilation cache (every program,
     however quick to compile: the small ones are the many). A value the user already exported wins.
     """
-    environ = os.environ if environ is None else environ
     env: dict[str, str] = {}
     if 0 < resources.gpu < 1:
         env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{resources.gpu * GPU_SHARE_HEADROOM:.3f}"
@@ -100,7 +91,6 @@ def trial_env(resources: TrialResources, environ: Mapping[str, str] | None = Non
     if compile_cache:
         env["JAX_COMPILATION_CACHE_DIR"] = compile_cache
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    for name in ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION", *CACHE_ENV, *PASSTHROUGH_ENV):
-        if name in environ:
-            env[name] = environ[name]
+    names = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION", *CACHE_ENV, *settings.CACHE_ENV)
+    env.update(settings.inherited(names, environ))
     return env

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterator, Optional, TextIO
 
+from snapsweep import settings
 from snapsweep.sweep import work
 from snapsweep.sweep.resources import TrialResources, trial_env
 
@@ -57,9 +58,10 @@ def run(
 ) -> SweepResult:
     """Run every trial of the spec that has not finished; returns what happened.
 
-    `address`: a Ray cluster (host:port, ray://..., auto); None starts Ray locally.
-    `tracking_uri`: MLflow; None takes the spec's, else sqlite:///mlflow.db in the working directory.
-    `storage`: checkpoints and Tune results; None takes the spec's, else ./snapsweep-runs.
+    `address`: a Ray cluster (host:port, ray://..., auto); None takes RAY_ADDRESS, else starts Ray locally.
+    `tracking_uri`: MLflow; None takes the spec's, else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db
+    in the working directory. `storage`: checkpoints and Tune results; None takes the spec's, else
+    SNAPSWEEP_STORAGE, else ./snapsweep-runs (snapsweep.settings).
     """
     from snapsweep import spec as spec_mod
     from snapsweep.track import Tracker
@@ -71,13 +73,14 @@ def run(
             out.write(line + "\n")
             out.flush()
 
-    sweep, spec_path = work.load_spec(spec_path_or_spec)
+    sweep, spec_path = work.load_spec(spec_path_or_spec, check_data=True)
+    paths = work.sweep_paths(sweep, storage)  # every setting checked before anything is created
+    address = settings.ray_address(address)
     tracker = Tracker(work.tracking_uri_of(sweep, tracking_uri))
     if address is not None:
         from snapsweep.sweep.cluster import check_reachable
 
         check_reachable(address)  # a wrong address fails now, even when nothing is left to run
-    paths = work.sweep_paths(sweep, storage)
     workload = work.build(sweep, paths, work.finished_ids(tracker, sweep), spec_path=spec_path)
     say(f"sweep {sweep.name}: {workload.plan_line()}")
 
@@ -115,7 +118,7 @@ def run(
     if workload.packs:
         tracker.finish(result.parent_run_id, "FINISHED" if complete and result.ok else "FAILED",
                        {"trials": len(workload.trials), "finished": len(finished_now),
-                        "failed_packs": len(result.failed)}, plot=False)
+                        "failed_packs": len(result.failed)})
     result.wall_s = time.monotonic() - started
     say(_closing(result, len(finished_now), tracker.uri))
     return result
@@ -169,10 +172,11 @@ def _tune(workload: work.Workload, tracker, result: SweepResult, resources: Tria
     )
     callbacks = []
     if say is not None:
-        from snapsweep.sweep.progress import ProgressPrinter
+        from snapsweep.sweep.progress import Heartbeat, ProgressPrinter
 
         labels = {p.id: work.pack_label(p) for p in workload.packs}
-        callbacks.append(ProgressPrinter(out, labels))
+        heartbeat = Heartbeat({p.id: p.config.schedule.steps for p in workload.packs}, workload.resume_steps)
+        callbacks.append(ProgressPrinter(out, labels, heartbeat))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     trainable = tune.with_resources(tune.with_parameters(tune_trainable, job=job), resources.tune_request())
     tuner = tune.Tuner(

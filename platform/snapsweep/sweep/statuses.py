@@ -8,9 +8,11 @@ shows how far a re-run would resume from.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+from snapsweep import settings
 from snapsweep.errors import SnapsweepError
 from snapsweep.sweep import work
 from snapsweep.sweep.storage import stored_packs
@@ -31,15 +33,29 @@ class TrialStatus:
     run_id: Optional[str]
 
 
-def status(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: Optional[str] = None) -> str:
-    """Per-trial state of a sweep as a text table (`snapsweep status`)."""
-    return format_rows(*collect(spec_path_or_spec, tracking_uri=tracking_uri, storage=storage))
+def status(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: Optional[str] = None,
+           address: Optional[str] = None) -> str:
+    """Per-trial state of a sweep as a text table (`snapsweep status`). `address` (a Ray cluster) is
+    checked for its shape only: the state comes from MLflow and the sweep storage, not from Ray."""
+    return format_rows(*collect(spec_path_or_spec, tracking_uri=tracking_uri, storage=storage, address=address))
 
 
-def collect(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: Optional[str] = None):
+def status_json(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: Optional[str] = None,
+                address: Optional[str] = None) -> dict:
+    """The same, machine-readable (`snapsweep status --json`); keys are stable."""
+    spec, key, rows, note = collect(spec_path_or_spec, tracking_uri=tracking_uri, storage=storage, address=address)
+    return {"name": spec.name, "metric": key, "note": note,
+            "counts": {state: sum(r.state == state for r in rows) for state in STATES},
+            "trials": [dataclasses.asdict(r) for r in rows]}
+
+
+def collect(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: Optional[str] = None,
+            address: Optional[str] = None):
     """-> (spec, metric key, [TrialStatus], note about the tracking store or "")."""
-    from snapsweep.track.metrics import TASK_METRIC
+    from snapsweep.spec.resolve import task_config
+    from snapsweep.tasks.info import task_info
 
+    settings.ray_address(address)
     spec, path = work.load_spec(spec_path_or_spec)
     paths = work.sweep_paths(spec, storage)
     tracker, why = work.open_tracker(spec, tracking_uri)
@@ -52,7 +68,7 @@ def collect(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: O
         except SnapsweepError as err:
             tracker, why = None, err.one_line()
     workload = work.build(spec, paths, {t for t, r in runs.items() if r.status == "FINISHED"}, spec_path=path)
-    key = TASK_METRIC.get(spec.task.kind, "train_loss_bits")
+    key = task_info(task_config(spec.task)).metric
 
     pack_of, checkpoint_of = {}, {}
     for pack in workload.all_packs:

@@ -22,16 +22,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Optional
 
-DEFAULT_ROOT = "snapsweep-runs"
+from snapsweep import settings
+from snapsweep.errors import ConfigError
+
 _STEP_DIR = re.compile(r"^step-(\d{9})$")
 
 
 def resolve_root(storage: Optional[str], spec_storage: Optional[str] = None, cwd: Optional[str] = None) -> str:
-    """The storage root: the argument, else the spec's storage.path, else ./snapsweep-runs.
-
-    Local paths become absolute because Ray trials run in their own working directories.
+    """The storage root: the argument, else the spec's storage.path, else SNAPSWEEP_STORAGE, else
+    ./snapsweep-runs (snapsweep.settings). Local paths become absolute because Ray trials run in
+    their own working directories.
     """
-    root = storage or spec_storage or DEFAULT_ROOT
+    root = settings.storage_root(storage, spec_storage)
     if is_uri(root):
         return root.rstrip("/")
     root = os.path.expanduser(root)
@@ -56,6 +58,13 @@ def join(*parts: str) -> str:
 class SweepPaths:
     root: str
     sweep: str
+
+    def __post_init__(self):
+        # The sweep name is one directory under the root (the spec's slug pattern says so); checked
+        # again here because every path below is built from it.
+        if self.sweep in ("", ".", "..") or any(c in self.sweep for c in ("/", "\\", "\0")):
+            raise ConfigError(f"sweep name {self.sweep!r} is not a plain directory name", where="name",
+                              fix="use a slug: lowercase letters, digits, - and _")
 
     @property
     def sweep_dir(self) -> str:

@@ -3,7 +3,9 @@
 `PackTraining.run` knows nothing of Tune: it gets a `report(metrics, checkpoint_dir)` callable and an
 optional directory to restore from. `tune_trainable` is the thin adapter that passes
 `ray.tune.report` and `ray.tune.get_checkpoint()`; tests call `PackTraining` directly to stop a pack
-between checkpoints the way a killed process would.
+between checkpoints the way a killed process would. The loop itself is the pack driver
+(`snapsweep.train.driver.drive`, the same one `snapsweep train` uses); `_TrialPorts` is its
+adapter here: Tune checkpoints plus the sweep's pack store, MLflow runs through the Tracker.
 
 Resume. Every `schedule.checkpoint_every` updates the pack state (parameters, optimizer state,
 recurrent states and traces, data position, RNG keys, curriculum, member MLflow run ids in the meta)
@@ -26,14 +28,13 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Sequence
 
+from snapsweep.sweep.progress import LIVE_METRICS
 from snapsweep.sweep.resources import CACHE_ENV
 from snapsweep.sweep.storage import PackStore, SweepPaths, is_uri
+from snapsweep.train.driver import CHECKPOINT_FILE
 
-STATE_FILE = "state.ckpt"
 META_FILE = "meta.json"  # the checkpoint meta again, readable without loading the state
 BUFFER_FILE = "metric-buffer.jsonl"
-# Reported to Tune per member-range, for the progress line (see progress.LIVE_METRICS).
-LIVE_METRICS = ("valid_bpc", "curriculum_level", "train_loss_bits")
 
 Report = Callable[[dict, Optional[str]], None]
 
@@ -132,58 +133,17 @@ class PackTraining:
 
     def run(self, report: Report, restored: Optional[str] = None) -> list[dict]:
         """Train to the end (or continue), finish the member runs; returns trainer.summary()."""
-        from snapsweep.train import Trainer
+        from snapsweep.train import Trainer, drive
 
         apply_env(self.job.env)
-        pack, config = self.pack, self.pack.config
-        trainer = Trainer(config, pack.members)
-        tracker = self.tracker()
+        pack = self.pack
+        trainer = Trainer(pack.config, pack.members)
         scratch = tempfile.mkdtemp(prefix=f"snapsweep-{pack.id}-")
         try:
-            source = self._restore_source(restored, scratch)
-            # member_run is idempotent by trial id: on resume it returns the runs the checkpoint
-            # meta names (and reopens one a crash left FAILED), so the runs continue.
-            run_ids = [tracker.member_run(self.job.parent_run_id, t.id, member_params(t), self._tags(t))
-                       for t in pack.trials]
-            if source is not None:
-                state, _ = trainer.load(os.path.join(source, STATE_FILE))
-                logged = [self._last_logged_step(tracker, run_id) for run_id in run_ids]
-            else:
-                state = trainer.init()
-                logged = [-1] * len(run_ids)
-                self.store.write_index({**self._index(), "run_ids": run_ids})
+            ports = _TrialPorts(self, self.tracker(), report, restored, scratch)
             meta = {"pack_id": pack.id, "sweep": self.job.sweep, "trial_ids": [t.id for t in pack.trials],
-                    "run_ids": run_ids, "parent_run_id": self.job.parent_run_id}
-            metrics = _MemberMetrics(tracker, run_ids, logged)
-
-            total, every = config.schedule.steps, config.schedule.checkpoint_every
-            clock = int(state.clock[0])
-            previous: Optional[str] = None
-            while clock < total:
-                stop = min(total, (clock // every + 1) * every) if every > 0 else total
-                state = trainer.advance(state, stop - clock, on_metrics=metrics)
-                clock = stop
-                # Points first, then the checkpoint: a crash in between repeats those steps on
-                # resume, and _last_logged_step keeps them from being sent twice.
-                tracker.flush(force=False)
-                directory = os.path.join(scratch, f"step-{clock:09d}")
-                os.makedirs(directory)
-                trainer.save(os.path.join(directory, STATE_FILE), state, {**meta, "step": clock})
-                with open(os.path.join(directory, META_FILE), "w", encoding="utf-8") as handle:
-                    json.dump({**meta, "step": clock}, handle)
-                self.store.commit(directory, clock)
-                report({"step": clock, "steps": total, **metrics.live()}, directory)
-                # Tune has copied it to its storage when report() returns.
-                if previous is not None:
-                    shutil.rmtree(previous, ignore_errors=True)
-                previous = directory
-
-            summary = trainer.summary(state)
-            self._finish(trainer, state, tracker, run_ids, summary, scratch)
-            done = {"step": clock, "steps": total, "done_members": len(summary),
-                    "diverged_members": sum(row["status"] == "diverged" for row in summary), **metrics.live()}
-            report(done, None)
-            return summary
+                    "parent_run_id": self.job.parent_run_id}
+            return drive(trainer, checkpoints=ports, metrics=ports, runs=ports, meta=meta)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -192,32 +152,100 @@ class PackTraining:
 
         return T.trial_tags(trial, self.job.spec_hash)
 
-    @staticmethod
-    def _last_logged_step(tracker, run_id: str) -> int:
-        # "status" is logged at every log/eval/probe boundary, so its history ends at the last one.
-        history = tracker.metric_history(run_id, "status")
-        return history[-1][0] if history else -1
 
-    def _finish(self, trainer, state, tracker, run_ids: Sequence[str], summary: Sequence[dict], scratch: str) -> None:
+class _TrialPorts:
+    """The pack driver's three ports in a Tune trial (train.driver): checkpoints go to Tune and to
+    the pack store, metric points and run lifecycles to MLflow through the Tracker."""
+
+    def __init__(self, training: PackTraining, tracker, report: Report, restored: Optional[str], scratch: str):
+        self.training = training
+        self.tracker = tracker
+        self.report = report
+        self.restored = restored  # Tune's checkpoint directory for a retried trial, else None
+        self.scratch = scratch
+        self.run_ids: list[str] = []
+        self.metrics: Optional[_MemberMetrics] = None
+        self._previous: Optional[str] = None  # the last checkpoint directory handed to Tune
+        self._total = training.pack.config.schedule.steps
+
+    # -- CheckpointPort ------------------------------------------------------------------------
+
+    def latest(self) -> Optional[str]:
+        source = self.training._restore_source(self.restored, self.scratch)
+        return os.path.join(source, CHECKPOINT_FILE) if source is not None else None
+
+    def save(self, step: int, meta: dict, write_state) -> None:
+        directory = os.path.join(self.scratch, f"step-{step:09d}")
+        os.makedirs(directory)
+        write_state(os.path.join(directory, CHECKPOINT_FILE))
+        with open(os.path.join(directory, META_FILE), "w", encoding="utf-8") as handle:
+            json.dump(meta, handle)
+        self.training.store.commit(directory, step)
+        self.report({"step": step, "steps": self._total, **self.metrics.live()}, directory)
+        # Tune has copied it to its storage when report() returns.
+        if self._previous is not None:
+            shutil.rmtree(self._previous, ignore_errors=True)
+        self._previous = directory
+
+    # -- MetricsPort ---------------------------------------------------------------------------
+
+    def emit(self, records: list) -> None:
+        self.metrics(records)
+
+    def flush(self) -> None:
+        # Points first, then the checkpoint: a crash in between repeats those steps on resume, and
+        # _last_logged_step keeps them from being sent twice. Through an outage they wait (spilled).
+        self.tracker.flush(force=False)
+
+    # -- RunPort -------------------------------------------------------------------------------
+
+    def start(self, resumed: bool) -> list[str]:
+        training, tracker = self.training, self.tracker
+        # member_run is idempotent by trial id: on resume it returns the runs the checkpoint meta
+        # names (and reopens one a crash left FAILED), so the runs continue.
+        self.run_ids = [tracker.member_run(training.job.parent_run_id, t.id, member_params(t), training._tags(t))
+                        for t in training.pack.trials]
+        if resumed:
+            logged = [_last_logged_step(tracker, run_id) for run_id in self.run_ids]
+        else:
+            logged = [-1] * len(self.run_ids)
+            training.store.write_index({**training._index(), "run_ids": self.run_ids})
+        self.metrics = _MemberMetrics(tracker, self.run_ids, logged)
+        return self.run_ids
+
+    def running(self, step: int) -> None:
+        pass  # Tune's progress comes from the checkpoint reports
+
+    def finish(self, step: int, summary: list[dict], write_member) -> None:
         """Close every member run: FINISHED, or FAILED for a diverged member (its step in the
-        summary), with the member's final state (loadable by a one-member Trainer) as an artifact."""
-        import jax
+        summary), with the member's final state (loadable by a one-member Trainer) as an artifact;
+        then the pack's last report to Tune."""
+        from snapsweep.report.plots import member_figure  # the run's learning curves, under plots/
 
-        from snapsweep.train import checkpoint as ckpt
-
-        settings = trainer.fingerprint_settings()
-        for i, (run_id, row) in enumerate(zip(run_ids, summary)):
-            member_state = jax.tree.map(lambda x, i=i: x[i:i + 1], state)
-            one = {**settings, "members": [settings["members"][i]]}
-            path = os.path.join(scratch, "final", str(i), STATE_FILE)
+        for i, (run_id, row) in enumerate(zip(self.run_ids, summary)):
+            path = os.path.join(self.scratch, "final", str(i), CHECKPOINT_FILE)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            ckpt.save(path, member_state, {"trial_id": self.pack.trials[i].id, "run_id": run_id},
-                      ckpt.fingerprint(one))
+            write_member(i, path, {"trial_id": self.training.pack.trials[i].id, "run_id": run_id})
             diverged = row["status"] == "diverged"
             final = {key: value for key, value in row.items() if key != "member"}
             final["step"] = row["diverged_at_step"] if diverged and row.get("diverged_at_step") is not None else row["steps"]
             final["diverged"] = diverged
-            tracker.finish(run_id, "FAILED" if diverged else "FINISHED", final, {"final_state": path})
+            self.tracker.finish(run_id, "FAILED" if diverged else "FINISHED", final, {"final_state": path},
+                                plot=member_figure)
+        done = {"step": step, "steps": self._total, "done_members": len(summary),
+                "diverged_members": sum(row["status"] == "diverged" for row in summary), **self.metrics.live()}
+        self.report(done, None)
+
+    def fail(self, error: BaseException) -> None:
+        # The runs stay RUNNING and unsent points stay in the buffer (spilled to disk): Tune's retry,
+        # or a later `sweep.run`, resumes from the last checkpoint into the same runs.
+        pass
+
+
+def _last_logged_step(tracker, run_id: str) -> int:
+    # "status" is logged at every log/eval/probe boundary, so its history ends at the last one.
+    history = tracker.metric_history(run_id, "status")
+    return history[-1][0] if history else -1
 
 
 class _MemberMetrics:

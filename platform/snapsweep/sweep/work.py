@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Optional
 
+from snapsweep import settings
 from snapsweep.errors import SnapsweepError
 from snapsweep.sweep.storage import SweepPaths, resolve_root, stored_packs
 
@@ -39,11 +40,6 @@ class Workload:
     @property
     def experiment(self) -> str:
         return self.spec.tracking.experiment or self.spec.name
-
-    @property
-    def member_limit(self) -> int:
-        packing = self.spec.packing
-        return packing.max_members if packing.enabled else 1
 
     @property
     def finished_count(self) -> Optional[int]:
@@ -73,25 +69,29 @@ class Workload:
         return line
 
 
-def load_spec(spec_or_path):
-    """(SweepSpec, path or None); a path that does not validate raises SpecError here."""
+def load_spec(spec_or_path, *, check_data: bool = False):
+    """(SweepSpec, path or None); a path that does not validate raises SpecError here.
+    `check_data` (plan, run): also refuse training data that cannot be had here (spec/data.py)."""
     from snapsweep import spec as spec_mod
 
     if isinstance(spec_or_path, (str, os.PathLike)):
-        return spec_mod.load(spec_or_path), os.fspath(spec_or_path)
+        return spec_mod.load(spec_or_path, check_data=check_data), os.fspath(spec_or_path)
+    if check_data:
+        spec_mod.check_data(spec_or_path)
     return spec_or_path, None
 
 
 def tracking_uri_of(spec, tracking_uri: Optional[str]) -> Optional[str]:
-    """The argument, else the spec's tracking.uri; None is the embedded SQLite store."""
-    return tracking_uri or spec.tracking.uri
+    """The argument, else the spec's tracking.uri, else MLFLOW_TRACKING_URI; None is the embedded
+    SQLite store (snapsweep.settings)."""
+    return settings.tracking_uri(tracking_uri, spec.tracking.uri)
 
 
 def build(spec, paths: SweepPaths, finished: Optional[set], *, spec_path: Optional[str] = None) -> Workload:
     from snapsweep import spec as spec_mod
 
     trials = spec_mod.expand(spec)
-    limit = spec.packing.max_members if spec.packing.enabled else 1
+    limit = spec.packing.limit
     all_packs = spec_mod.packs(trials, limit)
     done = finished or set()
     by_id = {t.id: t for t in trials}
@@ -137,7 +137,7 @@ def open_tracker(spec, tracking_uri: Optional[str]):
     from snapsweep.track import Tracker
 
     uri = tracking_uri_of(spec, tracking_uri)
-    local = "mlflow.db" if uri is None else uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else None
+    local = settings.DEFAULT_DB if uri is None else uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else None
     if local is not None and not os.path.exists(local):
         return None, None
     try:
@@ -151,7 +151,7 @@ def sweep_paths(spec, storage: Optional[str]) -> SweepPaths:
 
 
 def pack_label(pack) -> str:
-    """e.g. "gru-h32-d1-snap-1-online x4": the settings the members share, and how many there are."""
-    axes = pack.trials[0].axes
-    return (f"{axes['cell']}-h{axes['hidden']}-d{axes['density']:g}-{axes['method']}-{axes['mode']}"
-            f" x{len(pack.trials)}")
+    """e.g. "gru-h32-d1-snap1-online x4": the settings the members share, and how many there are."""
+    from snapsweep.spec.expand import shared_label
+
+    return f"{shared_label(pack.trials[0].axes)} x{len(pack.trials)}"

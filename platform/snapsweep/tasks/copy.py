@@ -1,4 +1,4 @@
-"""Copy task with a curriculum (DESIGN.md §3), generated on device inside the training scan.
+"""Copy task with a curriculum, generated on device inside the training scan.
 
 Tokens: 0, 1 (the bits), START = 2, BLANK = 3. A sequence of T bits is 2T + 2 steps long:
 
@@ -27,13 +27,14 @@ import jax
 import jax.numpy as jnp
 
 from snapsweep.rtrl import Window
+from snapsweep.tasks.info import COPY_VOCAB, copy_sequence_steps, task_info
 
-if TYPE_CHECKING:  # tasks sit below train in the layering: no runtime import of train
+if TYPE_CHECKING:
     from snapsweep.tasks.config import CopyTaskConfig
 
 START = 2
 BLANK = 3
-VOCAB = 4
+VOCAB = COPY_VOCAB
 _WORD = 32  # bits are stored packed in uint32 words so drawing a sequence costs B * words numbers
 
 
@@ -42,27 +43,24 @@ class CopyState(NamedTuple):
     level: jax.Array  # int32 curriculum level L
     ema: jax.Array  # float32 EMA of the per-step loss in bits
     length: jax.Array  # [B] int32 bit count T of each stream's current sequence
-    pos: jax.Array  # [B] int32 position inside it; pos >= 2T + 2 means "draw a new one"
+    pos: jax.Array  # [B] int32 position inside it; pos >= copy_sequence_steps(T) means "draw a new one"
     bits: jax.Array  # [B, words] uint32 packed bits of the current sequences
-
-
-def sequence_steps(length):
-    return 2 * length + 2
 
 
 class CopyTask:
     """Pure functions of a `CopyState`; the object only holds the (static) settings."""
 
-    kind = "copy"
     vocab_in = VOCAB
     vocab_out = VOCAB
+    valid = None  # nothing held out: how far the curriculum got is the measure
 
     def __init__(self, config: "CopyTaskConfig"):
         self.config = config
+        self.info = task_info(config)
         self.batch = config.batch
         self.words = max(1, math.ceil(config.max_level / _WORD))
         # Offline windows must hold the longest sequence the curriculum can ask for.
-        self.offline_steps = sequence_steps(config.max_level)
+        self.offline_steps = self.info.offline_steps
 
     # Equal and hashed by settings: the trainer's compiled programs take the task as a static
     # argument, so trainers with equal settings share compilations.
@@ -84,7 +82,7 @@ class CopyTask:
             # the curriculum cannot rise before the network has learnt anything.
             ema=jnp.asarray(self.config.ema_reset, jnp.float32),
             length=jnp.zeros((b,), jnp.int32),
-            pos=jnp.full((b,), sequence_steps(0), jnp.int32),  # every stream starts "finished"
+            pos=jnp.full((b,), copy_sequence_steps(0), jnp.int32),  # every stream starts "finished"
             bits=jnp.zeros((b, self.words), jnp.uint32),
         )
 
@@ -112,7 +110,7 @@ class CopyTask:
         """One step of every stream: a T = 1 window. Finished streams start a new sequence."""
         key, k_draw = jax.random.split(ts.key)
         new_length, new_bits = self._draw(k_draw, ts.level)
-        done = ts.pos >= sequence_steps(ts.length)
+        done = ts.pos >= copy_sequence_steps(ts.length)
         length = jnp.where(done, new_length, ts.length)
         bits = jnp.where(done[:, None], new_bits, ts.bits)
         pos = jnp.where(done, 0, ts.pos)
@@ -133,16 +131,17 @@ class CopyTask:
         length, bits = self._draw(key, level)
         t = jnp.arange(self.offline_steps, dtype=jnp.int32)
         x, y = jax.vmap(lambda p: self._tokens(length, bits, jnp.broadcast_to(p, length.shape)))(t)
-        weight = (t[:, None] < sequence_steps(length)[None, :]).astype(jnp.float32)
+        weight = (t[:, None] < copy_sequence_steps(length)[None, :]).astype(jnp.float32)
         reset = jnp.broadcast_to(t[:, None] == 0, weight.shape)
         return Window(x=x, y=jnp.where(weight > 0, y, BLANK), weight=weight, reset=reset)
 
     def observe(self, ts: CopyState, loss_bits, steps) -> CopyState:
         """Curriculum: fold `steps` per-step losses whose mean is `loss_bits` into the EMA.
 
-        Online, steps = 1 and this is the plain EMA of DESIGN.md §3. Offline, one update covers a
-        whole window; treating its `steps` per-step losses as equal to their mean gives decay**steps,
-        so the curriculum runs on the same per-token clock in both modes.
+        Online, steps = 1 and this is the plain EMA, ema <- decay * ema + (1 - decay) * loss, one
+        step at a time. Offline, one update covers a whole window; treating its `steps` per-step
+        losses as equal to their mean gives decay**steps, so the curriculum runs on the same
+        per-token clock in both modes.
         """
         c = self.config
         decay = jnp.asarray(c.ema_decay, jnp.float32) ** steps

@@ -17,6 +17,7 @@ are read window by window with the recurrent state carried across windows; deter
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
 import jax
@@ -25,12 +26,13 @@ import numpy as np
 
 from snapsweep.errors import DataError
 from snapsweep.rtrl import Window
+from snapsweep.tasks.info import BYTE_VOCAB, task_info
 from snapsweep.tasks.sources import TextData
 
-if TYPE_CHECKING:  # tasks sit below train in the layering: no runtime import of train
+if TYPE_CHECKING:
     from snapsweep.tasks.config import TextTaskConfig
 
-VOCAB = 256
+VOCAB = BYTE_VOCAB
 
 
 class TextState(NamedTuple):
@@ -40,15 +42,15 @@ class TextState(NamedTuple):
 
 
 class TextTask:
-    kind = "wikitext"
     vocab_in = VOCAB
     vocab_out = VOCAB
 
     def __init__(self, config: "TextTaskConfig", data: TextData):
         self.config = config
+        self.info = task_info(config)
         self.batch = config.batch
         self.crop = config.crop
-        self.offline_steps = config.crop
+        self.offline_steps = self.info.offline_steps
         self.origin = data.origin
         if len(data.train) < config.crop + 1:
             raise DataError(f"the training text has {len(data.train)} bytes, fewer than crop + 1 = {config.crop + 1}",
@@ -57,8 +59,13 @@ class TextTask:
             raise DataError(f"the validation text has {len(data.valid)} bytes", where=f"task ({data.origin})",
                             fix="provide a validation file or raise holdout_fraction")
         self.train_bytes = data.train
-        self.unigram_bits = unigram_entropy_bits(data.train)
         self.valid = validation_windows(data.valid, config.valid_chars, config.valid_batch, config.crop)
+
+    @cached_property
+    def unigram_bits(self) -> float:
+        """The training text's unigram entropy (a baseline for valid_bpc): a pass over every byte,
+        so computed when first asked, then kept."""
+        return unigram_entropy_bits(self.train_bytes)
 
     # Equal and hashed by settings: the trainer's compiled programs take the task as a static
     # argument, so trainers with equal settings share compilations.

@@ -12,7 +12,7 @@ The rest of snapsweep reaches MLflow only through this package:
 from snapsweep.track.buffer import MetricBuffer, Point
 from snapsweep.track.client import Tracker
 from snapsweep.track.members import MemberLogger
-from snapsweep.track.metrics import METRICS, TASK_METRIC, MetricInfo, metric_info
+from snapsweep.track.metrics import METRICS, MetricInfo, metric_info
 from snapsweep.track.params import flatten
 from snapsweep.track.provenance import provenance
 from snapsweep.track.records import RunRecord
@@ -20,7 +20,6 @@ from snapsweep.track.tags import trial_tags
 
 __all__ = [
     "METRICS",
-    "TASK_METRIC",
     "MemberLogger",
     "MetricBuffer",
     "MetricInfo",

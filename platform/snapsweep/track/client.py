@@ -20,7 +20,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag, ViewType
@@ -30,9 +30,7 @@ from snapsweep.errors import TrackingError
 from snapsweep.track import connection
 from snapsweep.track import tags as T
 from snapsweep.track.buffer import MetricBuffer, Point, Unreachable
-from snapsweep.track.metrics import CURVE_KEYS, TOKENS
 from snapsweep.track.params import flatten
-from snapsweep.track.plots import member_curves_png
 from snapsweep.track.records import RunRecord
 
 log = logging.getLogger(__name__)
@@ -60,6 +58,9 @@ MAX_TAGS_PARAMS_PER_BATCH = 100
 PAGE = 1000
 
 Record = tuple[str, float, int]  # (key, value, step)
+# Draws a figure of a run into a directory from what the tracker holds (e.g. report.member_figure);
+# returns the file, or None when there is nothing to draw.
+Plotter = Callable[["Tracker", str, str], Optional[Path]]
 
 
 class Tracker:
@@ -82,7 +83,8 @@ class Tracker:
         self.target = connection.resolve(uri, workdir)
         if self.target.is_http:
             connection.configure_http()
-            connection.check_reachable(self.target.uri, check_timeout_s)
+            connection.use_credentials(self.target.credentials)
+            connection.check_reachable(self.target.uri, check_timeout_s, self.target.credentials)
         self._client = MlflowClient(tracking_uri=self.target.uri, registry_uri=self.target.uri)
         self._buffer = MetricBuffer(
             limit=buffer_limit,
@@ -313,14 +315,14 @@ class Tracker:
         summary: Optional[Mapping[str, object]] = None,
         artifacts: Optional[Mapping[str, str | os.PathLike]] = None,
         *,
-        plot: bool = True,
+        plot: Optional[Plotter] = None,
     ) -> None:
-        """End a run: send buffered points, record the summary, upload artifacts, draw its curves.
+        """End a run: send buffered points, record the summary, upload artifacts and a figure.
 
         `summary`: numbers (and booleans) become metrics `final.<key>` at step `summary["step"]`
         (default 0), anything else a tag `snapsweep.final.<key>`. `artifacts`: artifact directory ->
-        local file or directory ("" for the run's root). `plot`: a learning-curve PNG under plots/
-        when the run logged any of `track.metrics.CURVE_KEYS`.
+        local file or directory ("" for the run's root). `plot`: draws a figure of the run after
+        its points are sent (`snapsweep.report.member_figure`), uploaded under plots/.
         """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
@@ -336,8 +338,11 @@ class Tracker:
             self._log_summary(run_id, summary)
         for artifact_path, local in (artifacts or {}).items():
             self.log_artifact(run_id, local, artifact_path or None)
-        if plot:
-            self._log_curves(run_id)
+        if plot is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                figure = plot(self, run_id, tmp)
+                if figure is not None:
+                    self.log_artifact(run_id, figure, "plots")
         with self._calls(f"ending run {run_id}"):
             self._client.set_terminated(run_id, status)
 
@@ -356,27 +361,6 @@ class Tracker:
                 self._client.log_batch(run_id, metrics=metrics[i : i + MAX_METRICS_PER_BATCH], synchronous=True)
         if text:
             self.set_tags(run_id, text)
-
-    def _log_curves(self, run_id: str) -> None:
-        with self._calls(f"reading run {run_id}"):
-            run = self._client.get_run(run_id)
-        keys = [k for k in CURVE_KEYS if k in run.data.metrics]
-        if not keys:  # a sweep's parent run, or a run that never logged a curve
-            return
-        histories = {k: self.metric_history(run_id, k) for k in keys}
-        tokens = self.metric_history(run_id, TOKENS) if TOKENS in run.data.metrics else None
-        title = run.info.run_name or run_id
-        trial = run.data.tags.get(T.TRIAL_ID)
-        if trial and not trial.startswith(title):  # the default run name is the trial id's head
-            title = f"{title} (trial {trial[:12]})"
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                png = member_curves_png(histories, tokens, Path(tmp, "learning_curves.png"), title=title)
-            except (ValueError, RuntimeError, OverflowError) as err:
-                # The numbers are in MLflow already; a figure that cannot be drawn must not fail the run.
-                log.warning("could not draw the learning curves of run %s: %s", run_id, err)
-                return
-            self.log_artifact(run_id, png, "plots")
 
     # -- reading runs back -------------------------------------------------------------------------
 

@@ -4,10 +4,16 @@
 `mlflow ui` in that directory shows. An http(s) URI is checked with one short `/health` request, so a
 wrong address fails in seconds with a fix instead of after MLflow's retry loop (7 retries with
 exponential backoff, minutes).
+
+Credentials come as `user:password@` in the URI or as MLFLOW_TRACKING_USERNAME/PASSWORD. They are
+taken out of the URI here: `Target.uri` never holds them (it is what errors, tags and printed lines
+show), and MLflow's client gets them through its own environment variables (`use_credentials`),
+which trial processes started by a local Ray inherit.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import urllib.error
 import urllib.request
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from snapsweep import settings
 from snapsweep.errors import TrackingError
 
 # MLflow reads these on every request. Defaults chosen for a trainer that has its own outage
@@ -30,10 +37,11 @@ HTTP_DEFAULTS = {
 
 @dataclass(frozen=True)
 class Target:
-    uri: str
+    uri: str  # without credentials
     # Artifact root for experiments this tracker creates; None: the server decides
     # (mlflow-artifacts:/ proxied to its --artifacts-destination).
     artifact_root: Optional[str]
+    credentials: Optional[settings.Credentials] = None
 
     @property
     def is_http(self) -> bool:
@@ -41,9 +49,14 @@ class Target:
 
 
 def resolve(uri: Optional[str], workdir: Optional[str | os.PathLike] = None) -> Target:
+    """`uri` None: MLFLOW_TRACKING_URI when set, else the embedded store (snapsweep.settings)."""
+    uri = settings.tracking_uri(uri)
+    if uri is not None and uri.startswith(("http://", "https://")):
+        clean, _ = settings.split_credentials(uri)
+        return Target(clean, None, settings.tracking_credentials(uri))
     if uri is None:
         base = Path(workdir or os.getcwd()).resolve()
-        return Target(f"sqlite:///{base / 'mlflow.db'}", str(base / "mlartifacts"))
+        return Target(f"sqlite:///{base / settings.DEFAULT_DB}", str(base / "mlartifacts"))
     if uri.startswith("sqlite:///"):
         # Experiments created here keep their artifacts beside the database file, not in ./mlruns
         # of whatever directory the process happens to run in.
@@ -57,15 +70,26 @@ def configure_http() -> None:
         os.environ.setdefault(name, value)
 
 
-def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+def use_credentials(credentials: Optional[settings.Credentials]) -> None:
+    """Hand credentials to MLflow's client the one way it reads them: its environment variables."""
+    if credentials is not None:
+        os.environ[settings.USERNAME_ENV] = credentials.username
+        os.environ[settings.PASSWORD_ENV] = credentials.password
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0, credentials: Optional[settings.Credentials] = None) -> None:
     """Raise TrackingError (one line, with the fix) unless `<uri>/health` answers 200."""
     url = uri.rstrip("/") + "/health"
+    request = urllib.request.Request(url)
+    if credentials is not None:
+        token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
     fix = (
         "start the server (`mlflow server --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 "
         "--port 5000`), correct the tracking URI, or leave it unset to use the embedded SQLite store"
     )
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             if response.status == 200:
                 return
             status = response.status
@@ -76,7 +100,10 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         raise TrackingError(
             f"cannot reach the MLflow tracking server at {uri} ({reason})", where="tracking", fix=fix
         ) from None
-    if status in (400, 403):
+    if status == 401:
+        fix = ("give the server's credentials as http://user:password@host:port or in "
+               f"{settings.USERNAME_ENV} / {settings.PASSWORD_ENV}")
+    elif status in (400, 403):
         # MLflow 3 answers 403 to a Host header it was not told to accept.
         host = uri.split("://", 1)[1].split("/", 1)[0]
         fix = f"start the server with `--allowed-hosts {host}` (it refused this Host header)"

@@ -41,9 +41,6 @@ METRICS: dict[str, MetricInfo] = {
 # Keys drawn in a member run's learning-curve figure, in panel order (those the run has).
 CURVE_KEYS = ("valid_bpc", "curriculum_level", "train_loss_bits", "grad_cosine")
 
-# The headline metric of each task, used by reports when none is asked for.
-TASK_METRIC = {"wikitext": "valid_bpc", "copy": "curriculum_level"}
-
 
 def metric_info(key: str, goal: Optional[Literal["min", "max"]] = None) -> MetricInfo:
     """Known keys keep their label; an unknown key gets a plain label and `goal` (default min)."""

@@ -17,8 +17,9 @@ SWEEP = "snapsweep.sweep"  # the sweep name; keys the parent, so added seeds kee
 SPEC_HASH = "snapsweep.spec_hash"  # latest spec hash on the parent; the trial's spec on a child
 TRIAL_ID = "snapsweep.trial_id"  # hash of the resolved settings of one member
 PACK_ID = "snapsweep.pack_id"
-TASK = "snapsweep.task"  # "copy" or "wikitext"
-METHOD = "snapsweep.method"  # method label, e.g. "snap2-online"
+TASK = "snapsweep.task"  # the task's kind (tasks.info.TaskInfo.kind)
+METRIC = "snapsweep.metric"  # the task's headline metric (TaskInfo.metric): what reports tabulate
+METHOD = "snapsweep.method"  # the registry's canonical method name, e.g. "snap2-online"
 MODE = "snapsweep.mode"
 CELL = "snapsweep.cell"
 DENSITY = "snapsweep.density"
@@ -59,12 +60,15 @@ def trial_tags(trial: Any, spec_hash: str) -> dict[str, str]:
         tags[PACK_ID] = str(pack)
     axes: Mapping[str, Any] = getattr(trial, "axes", None) or {}
     for name, tag in AXIS_TAGS.items():
-        value = axes.get(name, axes.get(f"{name}_label")) if name == "method" else axes.get(name)
-        if value is not None:
-            tags[tag] = str(value)
-    task = getattr(getattr(getattr(trial, "config", None), "task", None), "kind", None)
-    if task is not None:
-        tags[TASK] = str(task)
+        if axes.get(name) is not None:
+            tags[tag] = str(axes[name])
+    config = getattr(trial, "config", None)
+    if config is not None:
+        from snapsweep.tasks.info import task_info
+
+        info = task_info(config.task)
+        tags[TASK] = info.kind
+        tags[METRIC] = info.metric
     label = getattr(trial, "label", None)
     if label:
         tags[RUN_NAME] = str(label)

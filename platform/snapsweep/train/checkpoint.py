@@ -96,39 +96,59 @@ def save(path: str, state, meta: dict, fp: str, settings: dict | None = None) ->
         pass
 
 
-def load(path: str, template, fp: str):
-    """-> (state shaped like `template`, meta). `template` may hold ShapeDtypeStructs (eval_shape)."""
-    fix_fresh = "start without --resume (or delete the file) to begin a fresh run"
+# Advice for a file that cannot be used: where it came from decides what applies (`snapsweep train
+# --resume` or a sweep, which falls back to its previous checkpoint on its own).
+FIX_UNUSABLE = ("delete the file: `snapsweep train` then starts without --resume, "
+                "a sweep continues from its previous checkpoint")
+
+
+def verify(path: str, fix: str = FIX_UNUSABLE) -> dict:
+    """Check a checkpoint file's magic, header, size and SHA-256 without building any state
+    -> its header. Raises CheckpointError saying what is wrong."""
+    return _read(path, fix)[0]
+
+
+def _read(path: str, fix: str):
+    """-> (header, payload memoryview) of a file whose size and checksum are right."""
     if not os.path.isfile(path):
         raise CheckpointError("no checkpoint file", where=path, fix="check the path, or start without --resume")
     with open(path, "rb") as f:
         blob = f.read()
     if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 8:
-        raise CheckpointError("not a snapsweep checkpoint (bad magic)", where=path, fix=fix_fresh)
+        raise CheckpointError("not a snapsweep checkpoint (bad magic)", where=path, fix=fix)
     (head_len,) = struct.unpack_from("<Q", blob, len(MAGIC))
     start = len(MAGIC) + 8
     try:
         header = json.loads(blob[start:start + head_len].decode())
         payload = memoryview(blob)[start + head_len:]
-        leaves, expected_bytes = header["leaves"], header["payload_bytes"]
-    except (ValueError, KeyError, UnicodeDecodeError) as err:
-        raise CheckpointError("the checkpoint header is truncated or corrupt", where=path, fix=fix_fresh) from err
+        expected_bytes, digest = int(header["payload_bytes"]), str(header["payload_sha256"])
+        if not isinstance(header["leaves"], list):
+            raise ValueError("leaves is not a list")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise CheckpointError("the checkpoint header is truncated or corrupt", where=path, fix=fix) from err
     if header.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint format {header.get('format')} is not {FORMAT}", where=path, fix=fix_fresh)
+        raise CheckpointError(f"checkpoint format {header.get('format')} is not {FORMAT}", where=path, fix=fix)
     if len(payload) != expected_bytes:
         raise CheckpointError(f"the checkpoint is truncated ({len(payload)} of {expected_bytes} payload bytes)",
-                              where=path, fix=fix_fresh)
-    if hashlib.sha256(payload).hexdigest() != header["payload_sha256"]:
-        raise CheckpointError("the checkpoint is corrupt (checksum mismatch)", where=path, fix=fix_fresh)
+                              where=path, fix=fix)
+    if hashlib.sha256(payload).hexdigest() != digest:
+        raise CheckpointError("the checkpoint is corrupt (checksum mismatch)", where=path, fix=fix)
+    return header, payload
+
+
+def load(path: str, template, fp: str, fix: str = FIX_UNUSABLE):
+    """-> (state shaped like `template`, meta). `template` may hold ShapeDtypeStructs (eval_shape)."""
+    header, payload = _read(path, fix)
+    leaves = header["leaves"]
     if header["fingerprint"] != fp:
         raise CheckpointError("the checkpoint was saved with different settings or members", where=path,
                               fix="resume with the same task/model/method/optimizer settings, seeds and learning "
-                                  "rates, or " + fix_fresh)
+                                  "rates, or " + fix)
 
     flat, treedef = jax.tree_util.tree_flatten_with_path(template)
     if len(flat) != len(leaves):
         raise CheckpointError(f"the checkpoint has {len(leaves)} arrays, this trainer expects {len(flat)}",
-                              where=path, fix=fix_fresh)
+                              where=path, fix=fix)
     out, offset = [], 0
     for (tpath, tleaf), rec in zip(flat, leaves):
         want_path = jax.tree_util.keystr(tpath)
@@ -138,7 +158,7 @@ def load(path: str, template, fp: str):
         want_shape = tuple(tleaf.shape) if not is_key else None
         if rec["path"] != want_path or (not is_key and (shape != want_shape or dtype != np.dtype(tleaf.dtype))):
             raise CheckpointError(f"array {rec['path']} {rec['dtype']}{list(shape)} does not match "
-                                  f"{want_path} {tleaf.dtype}{list(tleaf.shape)}", where=path, fix=fix_fresh)
+                                  f"{want_path} {tleaf.dtype}{list(tleaf.shape)}", where=path, fix=fix)
         n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         arr = np.frombuffer(payload[offset:offset + n], dtype=dtype).reshape(shape).copy()
         offset += n

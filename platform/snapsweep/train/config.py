@@ -2,8 +2,9 @@
 
 Defaults and descriptions live once, in the Pydantic spec models (`snapsweep.spec`); the trainer
 receives fully resolved values and never invents one. These classes import nothing but the
-standard library and `snapsweep.rtrl`, so the trainer runs where Pydantic is not installed (the
-GPU benchmark machines).
+standard library and the pure-Python parts of `snapsweep.rtrl` and `snapsweep.tasks`, so the spec
+layer builds them where JAX is not installed and the trainer runs where Pydantic is not (the GPU
+benchmark machines).
 """
 
 from __future__ import annotations
@@ -13,20 +14,12 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 from snapsweep.rtrl.config import ModelConfig
+from snapsweep.rtrl.registry import MethodId
 from snapsweep.tasks.config import CopyTaskConfig, TaskConfig, TextTaskConfig
 
 # The task configs live in tasks/ (tasks sit below train); re-exported here for the trainer's callers.
-__all__ = ["CopyTaskConfig", "Member", "MethodConfig", "OptimConfig", "ScheduleConfig", "TaskConfig",
+__all__ = ["CopyTaskConfig", "Member", "MethodId", "OptimConfig", "ScheduleConfig", "TaskConfig",
            "TextTaskConfig", "TrainConfig"]
-
-
-@dataclass(frozen=True)
-class MethodConfig:
-    """Which gradient method, its SnAp order n, and the update mode."""
-
-    name: str  # one of snapsweep.rtrl.METHODS
-    n: int  # SnAp order; ignored by the other methods
-    mode: Literal["offline", "online"]
 
 
 @dataclass(frozen=True)
@@ -56,9 +49,12 @@ class TrainConfig:
 
     task: TaskConfig
     model: ModelConfig
-    method: MethodConfig
+    method: MethodId  # family, SnAp order n, update mode, form (snapsweep.rtrl.registry)
     optim: OptimConfig
     schedule: ScheduleConfig
+    # Per-example bytes of method state above which the method is refused (rtrl.costs.check_budget);
+    # the spec's default is rtrl.costs.TRACE_BUDGET_BYTES.
+    trace_budget_bytes: int
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -3,12 +3,20 @@
 `advance` runs compiled chunks of updates (a loop on the device, see programs.run_chunk) whose ends
 are the pack's log, evaluation and probe points (multiples of their intervals, and the end of the
 schedule); after each chunk it builds one metric record per member and hands the list to
-`on_metrics`. The trainer knows nothing of MLflow or Ray.
+`on_metrics`. The trainer knows nothing of MLflow or Ray, nor which task or method it runs: it asks
+the task (`tasks.protocol.Task`, its `info`) and the method (`rtrl.Method`) instead.
+
+`devices=N` (N > 1) shards the pack's member axis over the first N local devices (the GPUs or TPU
+chips the trial holds; devices.py): each device trains its share of the members, the shared data
+is replicated, and results equal the one-device pack member for member. A pack that does not
+divide evenly is padded with copies of its last member (their results are dropped), so the state
+`init`/`advance` hand around has `placement.padded` rows; records, `summary`, `evaluate`, `probe`
+and checkpoints hold the real members only, and a checkpoint resumes on any device count.
+devices None or 1 is the single-device path.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Callable, Optional, Sequence
@@ -21,6 +29,7 @@ from snapsweep import rtrl
 from snapsweep.tasks import make_task
 from snapsweep.train import checkpoint
 from snapsweep.train.config import Member, TrainConfig
+from snapsweep.train.devices import Placement
 from snapsweep.train.programs import Program, evaluate_pack, init_pack, probe_pack, run_chunk
 from snapsweep.train.state import STATUS_DIVERGED, TrainState, counter_value
 from snapsweep.train.step import LN2
@@ -30,21 +39,25 @@ MetricsCallback = Callable[[list], None]
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, members: Sequence[Member], *, task=None):
+    def __init__(self, config: TrainConfig, members: Sequence[Member], *, task=None,
+                 devices: Optional[int] = None):
         """`task`: an already-built task for these same task settings (saves re-reading the text,
-        e.g. across the pack sizes of a benchmark); normally left out."""
+        e.g. across the pack sizes of a benchmark); normally left out. `devices`: how many local
+        devices the pack's members are sharded over (see the module docstring); None or 1: one."""
         validate(config, members)  # typed errors before anything is loaded or compiled
         self.config = config
         self.members = tuple(members)
+        self.placement = Placement.of(len(self.members), devices)
+        self.model = config.model
+        # Before the data: the method refuses what it cannot run (over budget, ...) without loading it.
+        self.method = rtrl.make_method(self.model, config.method, budget_bytes=config.trace_budget_bytes)
         # Loads the text when needed (DataError: unreachable hub, missing files, crop > data, ...).
         self.task = task if task is not None else make_task(config.task)
-        self.model = config.model
-        self.method = rtrl.make_method(self.model, config.method.name, config.method.n, config.method.mode)
-        self.data = self.task.shared_data()
-        self.program = Program(task=self.task, model=self.model, method=config.method, optim=config.optim)
+        self.data = self.placement.replicate(self.task.shared_data())
+        self.program = Program.of(config, self.task)
         self.fingerprint = checkpoint.fingerprint(self.fingerprint_settings())
-        self.trace_bytes = (self.method.trace_numbers(self.model) * self.task.batch
-                            * np.dtype(self.model.dtype).itemsize)
+        # What the method's state holds for the whole batch (logged as trace_bytes).
+        self.trace_bytes = self.method.cost(self.task.batch).trace_bytes
         self._chunk = None  # the compiled chunk program (one for every chunk length)
         self._valid = None
         self._timer = _RateTimer()
@@ -52,14 +65,20 @@ class Trainer:
     # ------------------------------------------------------------------ state
 
     def fingerprint_settings(self) -> dict:
-        """What shapes the state and its meaning. The schedule is left out on purpose: resuming
-        with more steps or other log/eval intervals continues the same run."""
+        """What shapes the state and its meaning. The schedule and the trace budget are left out on
+        purpose: resuming with more steps, other log/eval intervals or a larger budget continues the
+        same run."""
         settings = self.config.to_dict()
         settings.pop("schedule")
+        settings.pop("trace_budget_bytes")
         return {"format": checkpoint.FORMAT, "settings": settings,
                 "members": [{"seed": m.seed, "lr": m.lr} for m in self.members]}
 
     def init(self) -> TrainState:
+        """The pack's first state, placed on the trainer's devices (padded, see the module docstring)."""
+        return self.placement.place(self.placement.pad(self._init_members()))
+
+    def _init_members(self) -> TrainState:
         keys = jnp.stack([jax.random.PRNGKey(m.seed) for m in self.members])
         lrs = jnp.asarray([m.lr for m in self.members], jnp.float32)
         return init_pack(keys, lrs, program=self.program)
@@ -73,8 +92,11 @@ class Trainer:
         target = clock + steps
         while clock < target:
             end = self._next_boundary(clock, target)
+            # Host-side edits at a boundary may leave a leaf off the mesh; the compiled program
+            # takes exactly the placement it was compiled for.
+            state = self.placement.place(state)
             tokens_before = counter_value(state.tokens)
-            run = self._compiled_chunk(state)
+            run = self.compile(state)
             start = time.perf_counter()
             state = run(state, self.data, np.int32(end - clock))
             jax.block_until_ready(state)
@@ -93,10 +115,13 @@ class Trainer:
             ends.append(s.steps)
         return min(ends)
 
-    def _compiled_chunk(self, state):
-        """Compiled ahead of time, so chunk timings (tokens/s) exclude compilation."""
+    def compile(self, state: TrainState):
+        """The compiled chunk program (compiled on the first call, then kept): ahead of time, so
+        chunk timings (tokens/s) exclude compilation, and a caller can show compilation as its own
+        phase by calling this before the first `advance`."""
         if self._chunk is None:
-            self._chunk = run_chunk.lower(state, self.data, np.int32(0), program=self.program).compile()
+            self._chunk = run_chunk.lower(state, self.data, np.int32(0), program=self.program,
+                                          mesh=self.placement.mesh).compile()
         return self._chunk
 
     def _is_point(self, clock: int, every: int, at_end: bool) -> bool:
@@ -106,17 +131,17 @@ class Trainer:
     def _boundary(self, state: TrainState, clock: int, on_metrics) -> TrainState:
         s = self.config.schedule
         log = self._is_point(clock, s.log_every, True)
-        evaluate = self.task.kind == "wikitext" and self._is_point(clock, s.eval_every, True)
+        evaluate = self.task.info.evaluates and self._is_point(clock, s.eval_every, True)
         probe = self._is_point(clock, s.probe_every, False)
         if not (log or evaluate or probe):
             return state  # an advance() that stops between points: accumulators carry on
         extra: dict = {}
         if evaluate:
-            bpc = self.evaluate(state)
+            bpc = self._evaluate(state)
             state = state._replace(progress=state.progress._replace(valid_bpc=bpc))
             extra["valid_bpc"] = np.asarray(bpc)
         if probe:
-            cosine, ratio = self.probe(state)
+            cosine, ratio = self._probe(state)
             extra["grad_cosine"], extra["grad_norm_ratio"] = np.asarray(cosine), np.asarray(ratio)
         if log:
             p = state.progress
@@ -149,26 +174,46 @@ class Trainer:
     # ------------------------------------------------------ evaluation, probe
 
     def evaluate(self, state: TrainState) -> jax.Array:
-        """Validation bits per character of every member ([M] float32); LM only."""
-        if self.task.kind != "wikitext":
-            raise ValueError("evaluation is defined for the character LM only")
-        if self._valid is None:
-            self._valid = jax.tree.map(jnp.asarray, self.task.valid)
-        return evaluate_pack(state.params, state.structure, self._valid, program=self.program)
+        """Validation bits per character of every member ([M] float32), on the task's held-out
+        windows; only for a task that evaluates (`task.info.evaluates`)."""
+        return self.placement.real(self._evaluate(state))
 
     def probe(self, state: TrainState):
         """Gradient fidelity against exact BPTT: (cosine [M], norm ratio [M]); see probe.py."""
+        return self.placement.real(self._probe(state))
+
+    def _evaluate(self, state: TrainState) -> jax.Array:
+        if not self.task.info.evaluates:
+            raise ValueError(f"the {self.task.info.kind} task has no validation set to evaluate")
+        if self._valid is None:
+            self._valid = self.placement.replicate(jax.tree.map(jnp.asarray, self.task.valid))
+        return evaluate_pack(state.params, state.structure, self._valid, program=self.program,
+                             mesh=self.placement.mesh)
+
+    def _probe(self, state: TrainState):
         keys = jax.vmap(jax.random.fold_in)(state.key, state.clock)
-        return probe_pack(state.params, state.structure, state.task, self.data, keys, program=self.program)
+        return probe_pack(state.params, state.structure, state.task, self.data, keys, program=self.program,
+                          mesh=self.placement.mesh)
 
     # ------------------------------------------------------------ checkpoint
 
     def save(self, path: str, state: TrainState, meta: dict) -> None:
-        checkpoint.save(path, state, meta, self.fingerprint, settings=self.fingerprint_settings())
+        """The real members only, gathered to the host: the file does not depend on the devices."""
+        checkpoint.save(path, self.placement.real(state), meta, self.fingerprint,
+                        settings=self.fingerprint_settings())
 
     def load(self, path: str):
-        template = jax.eval_shape(self.init)
-        return checkpoint.load(path, template, self.fingerprint)
+        """-> (state placed on this trainer's devices, meta), whatever devices saved it."""
+        template = jax.eval_shape(self._init_members)
+        state, meta = checkpoint.load(path, template, self.fingerprint)
+        return self.placement.place(self.placement.pad(state)), meta
+
+    def save_member(self, path: str, state: TrainState, member: int, meta: dict) -> None:
+        """Member `member`'s state alone, loadable by a one-member Trainer with that member."""
+        one = jax.tree.map(lambda x: x[member:member + 1], state)
+        settings = self.fingerprint_settings()
+        settings = {**settings, "members": [settings["members"][member]]}
+        checkpoint.save(path, one, meta, checkpoint.fingerprint(settings), settings=settings)
 
     # --------------------------------------------------------------- summary
 
@@ -179,8 +224,9 @@ class Trainer:
         diverged_at = np.asarray(state.diverged_at)
         tokens = counter_value(state.tokens)
         loss = np.asarray(state.progress.train_loss_bits)
-        bpc = np.asarray(state.progress.valid_bpc)
-        task_metrics = {k: np.asarray(v) for k, v in jax.vmap(self.task.metrics)(state.task).items()}
+        # Where each of the task's summary metrics comes from: the task's own metrics, or evaluation.
+        values = {k: np.asarray(v) for k, v in jax.vmap(self.task.metrics)(state.task).items()}
+        values["valid_bpc"] = np.asarray(state.progress.valid_bpc)
         out = []
         for i, m in enumerate(self.members):
             if status[i] == STATUS_DIVERGED:
@@ -199,10 +245,8 @@ class Trainer:
                 "diverged_at_step": int(diverged_at[i]) if status[i] == STATUS_DIVERGED else None,
                 "train_loss_bits": _finite_or_none(loss[i]),
             }
-            if self.task.kind == "copy":
-                row["curriculum_level"] = int(task_metrics["curriculum_level"][i])
-            else:
-                row["valid_bpc"] = _finite_or_none(bpc[i])
+            for name in self.task.info.summary_metrics:
+                row[name] = _summary_value(values[name][i])
             out.append(row)
         return out
 
@@ -210,6 +254,11 @@ class Trainer:
 def _finite_or_none(x) -> Optional[float]:
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def _summary_value(x):
+    """Counts (a curriculum level) stay integers; measurements are floats, None where not finite."""
+    return int(x) if np.issubdtype(np.asarray(x).dtype, np.integer) else _finite_or_none(x)
 
 
 class _RateTimer:
@@ -229,7 +278,3 @@ class _RateTimer:
         rate = np.asarray(self.tokens, np.float64) / self.seconds
         self.seconds, self.tokens = 0.0, None
         return rate
-
-
-def replace_schedule(config: TrainConfig, **changes) -> TrainConfig:
-    return dataclasses.replace(config, schedule=dataclasses.replace(config.schedule, **changes))

@@ -8,11 +8,12 @@ traces (J_0 = 0; every probe window starts with a reset, so this is also the sta
 use):
 
 - reference: `rtrl.bptt_window_grad`, exact BPTT over the window;
-- offline mode: one `method.step` over the window (the gradient the trainer would apply);
-- online mode: `method.step` over the window one step at a time with the parameters held fixed and
-  the per-step gradients summed. This is the method's approximation WITHOUT the staleness that
-  training adds (training changes the parameters between steps, so its traces mix old parameters);
-  with fixed parameters online RTRL equals BPTT, so the probe isolates the approximation itself.
+- the method: its update mode's `window_grads` (rtrl.modes). Offline that is one `method.step`
+  over the window, the gradient the trainer applies. Online it is the window one step at a time
+  with the parameters held fixed and the per-step gradients summed: the method's approximation
+  WITHOUT the staleness training adds (training changes the parameters between steps, so its
+  traces mix old parameters); with fixed parameters online RTRL equals BPTT, so the probe isolates
+  the approximation itself.
 
 Only the recurrent cell's gradient is compared: the readout gradient is exact for every method and
 would inflate the similarity. Metrics: grad_cosine = <g, g_bptt> / (|g| |g_bptt|) and
@@ -25,38 +26,24 @@ import jax
 import jax.numpy as jnp
 
 from snapsweep import rtrl
+from snapsweep.rtrl.modes import update_mode
 
 
 def _flat(tree) -> jax.Array:
     return jnp.concatenate([jnp.ravel(x) for x in jax.tree.leaves(tree)])
 
 
-def make_probe(model: rtrl.ModelConfig, task, method: rtrl.Method, online: bool):
-    """-> probe(params, structure, task_state, data, key) -> (cosine, norm_ratio) for ONE member."""
+def make_probe(model: rtrl.ModelConfig, task, method: rtrl.Method):
+    """-> probe(params, structure, tables, task_state, data, key) -> (cosine, norm_ratio) for ONE member."""
     batch = task.batch
+    mode = update_mode(method.id)
 
-    def method_grads(params, structure, window, key):
-        carry = method.init(params, structure, batch, key)
-        if not online:
-            _, grads, _, _ = method.step(params, structure, carry, window)
-            return grads
-
-        def body(acc_carry, step_window):
-            acc, carry = acc_carry
-            one = jax.tree.map(lambda a: a[None], step_window)
-            _, grads, carry, _ = method.step(params, structure, carry, one)
-            return (jax.tree.map(jnp.add, acc, grads), carry), None
-
-        zero = jax.tree.map(jnp.zeros_like, params)
-        (grads, _), _ = jax.lax.scan(body, (zero, carry), window)
-        return grads
-
-    def probe(params, structure, task_state, data, key):
+    def probe(params, structure, tables, task_state, data, key):
         k_window, k_method = jax.random.split(key)
         window = task.probe_window(task_state, data, k_window)
-        state0 = method.init(params, structure, batch, k_method).state
+        state0 = rtrl.zero_state(model, batch)
         _, ref, _ = rtrl.bptt_window_grad(model, params, structure, state0, window)
-        got = method_grads(params, structure, window, k_method)
+        got = mode.window_grads(method, params, structure, tables, window, k_method, batch)
         g, r = _flat(got["cell"]), _flat(ref["cell"])
         g_norm, r_norm = jnp.linalg.norm(g), jnp.linalg.norm(r)
         cosine = jnp.dot(g, r) / jnp.maximum(g_norm * r_norm, jnp.finfo(g.dtype).tiny)

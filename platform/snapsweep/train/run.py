@@ -1,8 +1,9 @@
-"""`run`: train a pack to the end of its schedule, with checkpoints and a progress line.
+"""`run`: train a pack to the end of its schedule, with checkpoints and progress on stderr.
 
-The convenience behind `snapsweep train`. Checkpoints go to `<checkpoint_dir>/state.ckpt` every
-`schedule.checkpoint_every` updates and at the end; `resume=True` continues from that file (its
-meta, e.g. tracking run ids, is kept and written back).
+The convenience behind `snapsweep train`: the pack driver (train/driver.py) with local adapters.
+Checkpoints go to `<checkpoint_dir>/state.ckpt` every `schedule.checkpoint_every` updates and at
+the end; `resume=True` continues from that file (its meta, e.g. tracking run ids, is kept and
+written back). No runs are tracked.
 """
 
 from __future__ import annotations
@@ -12,10 +13,68 @@ from typing import Callable, Optional, Sequence
 
 from snapsweep.errors import CheckpointError
 from snapsweep.train.config import Member, TrainConfig
+from snapsweep.train.driver import CHECKPOINT_FILE, WriteMember, WriteState, drive
 from snapsweep.train.loop import Trainer
 from snapsweep.train.progress import ProgressLine
 
-CHECKPOINT_FILE = "state.ckpt"
+__all__ = ["CHECKPOINT_FILE", "Console", "FileCheckpoint", "run"]
+
+
+class FileCheckpoint:
+    """CheckpointPort: one file, `<directory>/state.ckpt`, replaced atomically at every save;
+    no directory, no checkpoints."""
+
+    def __init__(self, directory: Optional[str], resume: bool):
+        if resume and not directory:
+            raise CheckpointError("resume needs a checkpoint directory", where="--resume",
+                                  fix="pass --checkpoint DIR together with --resume")
+        self.path = os.path.join(directory, CHECKPOINT_FILE) if directory else None
+        self.resume = resume
+
+    def latest(self) -> Optional[str]:
+        # Resuming from a missing file fails in Trainer.load with a CheckpointError that says so.
+        return self.path if self.resume else None
+
+    def save(self, step: int, meta: dict, write_state: WriteState) -> None:
+        if self.path is not None:
+            write_state(self.path)
+
+
+class Console:
+    """MetricsPort and RunPort of a run nobody tracks: records go to `on_metrics` and to the
+    progress display (None: no display)."""
+
+    def __init__(self, progress: Optional[ProgressLine], on_metrics: Optional[Callable[[list], None]] = None):
+        self.progress = progress
+        self.on_metrics = on_metrics
+
+    def emit(self, records: list) -> None:
+        if self.progress is not None:
+            self.progress.update(records)
+        if self.on_metrics is not None:
+            self.on_metrics(records)
+
+    def flush(self) -> None:
+        pass  # nothing is queued
+
+    def start(self, resumed: bool) -> None:
+        if self.progress is not None:
+            self.progress.compiling()
+        return None  # no tracked runs: the meta's run ids (the caller's) stay
+
+    def running(self, step: int) -> None:
+        if self.progress is not None:
+            self.progress.start(step)
+
+    def finish(self, step: int, summary: list[dict], write_member: WriteMember) -> None:
+        self._close()
+
+    def fail(self, error: BaseException) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
 
 
 def run(
@@ -29,39 +88,7 @@ def run(
     meta: Optional[dict] = None,
 ) -> list:
     """-> trainer.summary(final state): one dict per member."""
-    if resume and not checkpoint_dir:
-        raise CheckpointError("resume needs a checkpoint directory", where="--resume",
-                              fix="pass --checkpoint DIR together with --resume")
+    checkpoints = FileCheckpoint(checkpoint_dir, resume)
     trainer = Trainer(config, members)
-    path = os.path.join(checkpoint_dir, CHECKPOINT_FILE) if checkpoint_dir else None
-    if resume:
-        state, saved_meta = trainer.load(path)
-        meta = {**saved_meta, **(meta or {})}
-    else:
-        state = trainer.init()
-        meta = dict(meta or {})
-
-    total = config.schedule.steps
-    every = config.schedule.checkpoint_every
-    bar = ProgressLine(total) if progress else None
-
-    def report(records):
-        if bar is not None:
-            bar.update(records)
-        if on_metrics is not None:
-            on_metrics(records)
-
-    try:
-        clock = int(state.clock[0])
-        while clock < total:
-            stop = min(total, (clock // every + 1) * every) if every > 0 else total
-            state = trainer.advance(state, stop - clock, on_metrics=report)
-            clock = stop
-            if path is not None:
-                trainer.save(path, state, meta)
-    finally:
-        if bar is not None:
-            bar.close()
-    if path is not None and not os.path.exists(path):
-        trainer.save(path, state, meta)  # already finished (e.g. resumed a finished run, or 0 steps)
-    return trainer.summary(state)
+    console = Console(ProgressLine(config.schedule.steps) if progress else None, on_metrics)
+    return drive(trainer, checkpoints=checkpoints, metrics=console, runs=console, meta=meta)

@@ -71,7 +71,3 @@ def new_progress() -> Progress:
     nan = jnp.asarray(jnp.nan, jnp.float32)
     zero = jnp.zeros((), jnp.float32)
     return Progress(loss_nats=zero, loss_count=zero, train_loss_bits=nan, valid_bpc=nan)
-
-
-def members_of(state: TrainState) -> int:
-    return int(state.clock.shape[0])

@@ -1,8 +1,8 @@
 """One update of one member, and a chunk of updates of a whole pack (vmap inside a device loop).
 
-Online mode: the task yields a T = 1 window and the optimizer steps after it, so the method's
-traces are carried across updates (their staleness is part of RTRL/SnAp). Offline mode: the task
-yields a whole window (an LM crop, or one copy sequence per element) and one update follows.
+What one update consumes is the update mode's to say (rtrl.modes: a whole window offline, one
+time step online, with the traces carried across updates); this module never asks which.
+The method's static tables (rtrl.types) are prepared once per chunk, outside the device loop.
 
 Normalisation: a method returns loss = Σ_t Σ_b w·CE / B (summed over time). The optimizer gets
 that gradient divided by count / B, the mean number of scored tokens per element (= the window
@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from snapsweep import rtrl
+from snapsweep.rtrl.modes import UpdateMode, update_mode
 from snapsweep.train.state import STATUS_DIVERGED, STATUS_RUNNING, TrainState, counter_add
 
 LN2 = math.log(2.0)
@@ -33,16 +35,19 @@ def all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
-def make_update(task, method, optimizer: optax.GradientTransformation, online: bool) -> Callable:
-    """-> update(state, data) for ONE member (no member axis): (TrainState) -> TrainState."""
-    next_window = task.online_window if online else task.offline_window
+def make_update(task, method: rtrl.Method, optimizer: optax.GradientTransformation,
+                mode: UpdateMode | None = None) -> Callable:
+    """-> update(state, tables, data) for ONE member (no member axis) -> TrainState.
+
+    `tables`: the member's `method.prepare(state.structure)`. `mode` defaults to the method's own."""
+    mode = update_mode(method.id) if mode is None else mode
     batch = task.batch
 
-    def update(s: TrainState, data) -> TrainState:
+    def update(s: TrainState, tables, data) -> TrainState:
         running = s.status == STATUS_RUNNING
-        task_state, window = next_window(s.task, data)
-        loss, grads, carry, stats = method.step(s.params, s.structure, s.carry, window)
-        count = stats["count"]
+        task_state, window = mode.draw(task, s.task, data)
+        loss, grads, carry, stats = method.step(s.params, s.structure, tables, s.carry, window)
+        count = stats.count
         per_element = jnp.where(count > 0, count / batch, 1.0)
         grads = jax.tree.map(lambda g: g / per_element.astype(g.dtype), grads)
         updates, opt_state = optimizer.update(grads, s.opt_state, s.params)
@@ -51,10 +56,10 @@ def make_update(task, method, optimizer: optax.GradientTransformation, online: b
         finite = jnp.isfinite(loss) & all_finite(grads) & all_finite(params) & all_finite(opt_state)
         ok = running & finite
 
-        loss_bits = jnp.where(count > 0, stats["loss_sum"] / jnp.maximum(count, 1) / LN2, 0.0)
+        loss_bits = jnp.where(count > 0, stats.loss_sum / jnp.maximum(count, 1) / LN2, 0.0)
         task_state = task.observe(task_state, loss_bits, per_element)
         progress = s.progress._replace(
-            loss_nats=s.progress.loss_nats + stats["loss_sum"].astype(jnp.float32),
+            loss_nats=s.progress.loss_nats + stats.loss_sum.astype(jnp.float32),
             loss_count=s.progress.loss_count + count.astype(jnp.float32),
         )
         applied = s._replace(
@@ -73,14 +78,16 @@ def make_update(task, method, optimizer: optax.GradientTransformation, online: b
     return update
 
 
-def make_chunk(update: Callable) -> Callable:
+def make_chunk(update: Callable, prepare: Callable) -> Callable:
     """-> chunk(state, data, steps): `steps` updates of every member; members vmapped, data shared.
 
-    `steps` is a traced int32, so one compilation serves every chunk length (log, eval and probe
-    intervals, a resumed run's first partial chunk)."""
-    pack_update = jax.vmap(update, in_axes=(0, None))
+    `prepare`: the method's, run once per chunk on each member's structure. `steps` is a traced
+    int32, so one compilation serves every chunk length (log, eval and probe intervals, a resumed
+    run's first partial chunk)."""
+    pack_update = jax.vmap(update, in_axes=(0, 0, None))
 
     def chunk(state: TrainState, data, steps) -> TrainState:
-        return jax.lax.fori_loop(0, steps, lambda _, s: pack_update(s, data), state)
+        tables = jax.vmap(prepare)(state.structure)
+        return jax.lax.fori_loop(0, steps, lambda _, s: pack_update(s, tables, data), state)
 
     return chunk

@@ -3,7 +3,8 @@
 State layout: a cell's state is an array [C, k] per example: C = 1 channel (h) for the GRU and the
 tanh RNN, C = 2 channels (h, c) for the LSTM. Parameter layout: every cell parameter has the unit
 (row) axis at position 1: W [G, k, n_in], U [G, k, k], b [G, k] for G gates, so a parameter
-`leaf[g, i, ...]` drives only unit i within one step. SnAp-1 relies on that (DESIGN.md section 2).
+`leaf[g, i, ...]` drives only unit i within one step. SnAp-1 relies on that: its kept entries
+are exactly I_t there.
 
 `matvec(U, h) -> [G, k]` is the recurrent product U_g h for all gates at once. Swapping it is how
 methods get Jacobian pieces without ever forming a k x k Jacobian (see `matvec.py`). `drive(W, x)`

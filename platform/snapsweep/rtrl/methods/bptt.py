@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from snapsweep.rtrl.cells import get_cell, matvec
-from snapsweep.rtrl.methods.unroll import backward_method, batched, window_grad
+from snapsweep.rtrl.methods.unroll import backward_method, exact_transition, window_grad
+from snapsweep.rtrl.registry import MethodId
 from snapsweep.rtrl.types import Method
-
-
-def exact_transition(model):
-    cell = get_cell(model.cell)
-    return batched(lambda p, s, x: cell.step(p, s, x, matvec.dense))
 
 
 def bptt_window_grad(model, params, structure, state, window):
@@ -21,5 +16,5 @@ def bptt_window_grad(model, params, structure, state, window):
     return loss, grads, final
 
 
-def make(model) -> Method:
-    return backward_method(model, exact_transition(model), "bptt", trace_numbers=lambda m: 0)
+def make(model, method_id: MethodId) -> Method:
+    return backward_method(model, exact_transition(model), method_id)

@@ -10,10 +10,18 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from snapsweep.rtrl.budget import cell_param_count
+from typing import Any, NamedTuple
+
 from snapsweep.rtrl.cells import get_cell, matvec
-from snapsweep.rtrl.methods.forward import TraceRule
+from snapsweep.rtrl.costs import cell_param_count
+from snapsweep.rtrl.methods.forward import TraceRule, no_hoist, no_tables
 from snapsweep.rtrl.model import cell_shapes
+
+
+class RtrlTraces(NamedTuple):
+    """The dense influence matrix per example: J [B, C·k, p] (p: the flattened cell parameters)."""
+
+    J: Any
 
 
 def make_rule(model, numeric_mask: bool = False) -> TraceRule:
@@ -23,9 +31,9 @@ def make_rule(model, numeric_mask: bool = False) -> TraceRule:
     dtype = jnp.dtype(model.dtype)
 
     def zeros(tables, batch_size):
-        return jnp.zeros((batch_size, S, p), dtype)
+        return RtrlTraces(jnp.zeros((batch_size, S, p), dtype))
 
-    def advance(params, hoisted, state, J, x, key):
+    def advance(params, hoisted, state, traces, x, key):
         theta, unravel = ravel_pytree(params)
 
         def one(s, J_b, x_b):
@@ -39,18 +47,17 @@ def make_rule(model, numeric_mask: bool = False) -> TraceRule:
                 J_new = jnp.where(I != 0, J_new, jnp.zeros((), J_new.dtype))
             return f(theta, s_flat).reshape(C, k), J_new
 
-        return jax.vmap(one)(state, J, x)
+        new, J = jax.vmap(one)(state, traces.J, x)
+        return new, RtrlTraces(J)
 
-    def contract(delta, J, hoisted):
+    def contract(delta, traces, hoisted):
         _, unravel = ravel_pytree(jax.tree.map(lambda sd: jnp.zeros(sd.shape, sd.dtype), cell_shapes(model)))
-        return unravel(jnp.einsum("bs,bsp->p", delta.reshape(delta.shape[0], S), J))
+        return unravel(jnp.einsum("bs,bsp->p", delta.reshape(delta.shape[0], S), traces.J))
 
     return TraceRule(
-        name="snap-numeric" if numeric_mask else "rtrl",
-        tables=lambda structure: (),
+        prepare=no_tables,
         zeros=zeros,
-        prepare=lambda params, tables: (),
+        hoist=no_hoist,
         advance=advance,
         contract=contract,
-        numbers=lambda m: get_cell(m.cell).channels * m.units * cell_param_count(m),
     )

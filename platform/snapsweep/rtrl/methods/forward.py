@@ -23,48 +23,51 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from snapsweep.rtrl import costs
 from snapsweep.rtrl.cells import get_cell, matvec
+from snapsweep.rtrl.methods.unroll import exact_forward, no_tables
 from snapsweep.rtrl.model import apply_masks, cell_inputs, readout_loss, reset_rows, zero_state
-from snapsweep.rtrl.types import Carry, Method
+from snapsweep.rtrl.registry import MethodId
+from snapsweep.rtrl.types import Carry, Method, Stats
 
 
 class TraceRule(NamedTuple):
-    name: str
-    # tables(structure) -> unbatched pytree that never changes (index tables), () when none
-    tables: Callable
-    # zeros(tables, batch_size) -> traces with leading batch axis, all zero (J_0 = 0)
-    zeros: Callable
-    # prepare(cell_params, tables) -> per-call values hoisted out of the time loop
+    # prepare(structure) -> static index tables (unbatched; () when none); the method's `prepare`
     prepare: Callable
+    # zeros(tables, batch_size) -> the rule's named trace type with a batch axis, all zero (J_0 = 0)
+    zeros: Callable
+    # hoist(cell_params, tables) -> per-call values hoisted out of the time loop
+    hoist: Callable
     # advance(cell_params, hoisted, state [B,C,k], traces, x [B,...], key) -> (state, traces)
     advance: Callable
-    # contract(delta [B,C,k], traces, hoisted) -> grads w.r.t. the cell params, summed over the batch
+    # contract(delta [B,C,k], traces, hoisted) -> grads w.r.t. the cell params (a dict like
+    # params["cell"]), summed over the batch
     contract: Callable
-    # numbers(model) -> trace numbers per example
-    numbers: Callable
     # reset(traces, reset [B]) -> traces with the rows of reset examples zeroed; None: the batch axis
     # leads every leaf (model.reset_rows). Rules with another layout (snap1_traces: [G, k, C·B, ...]) set it.
     reset: Callable | None = None
 
 
-def make_forward_method(model, rule: TraceRule, online: bool, name: str) -> Method:
+def no_hoist(cell_params, tables):
+    return ()
+
+
+def make_forward_method(model, rule: TraceRule, method_id: MethodId) -> Method:
     cell = get_cell(model.cell)
     embed = model.input_kind == "embed"
+    online = method_id.online
 
-    def init(params, structure, batch_size, key):
-        tables = rule.tables(structure)
-        traces = {"tables": tables}
-        if online:
-            traces["trace"] = rule.zeros(tables, batch_size)
-        return Carry(state=zero_state(model, batch_size), traces=traces, key=key)
+    def init(params, structure, tables, batch_size, key):
+        return Carry(state=zero_state(model, batch_size), traces=rule.zeros(tables, batch_size), key=key)
 
-    def step(params, structure, carry, window):
+    def step(params, structure, tables, carry, window):
         masks = structure["masks"]
         cell_params = apply_masks(params["cell"], masks)
-        tables = carry.traces["tables"]
-        hoisted = rule.prepare(cell_params, tables)
+        hoisted = rule.hoist(cell_params, tables)
         B = window.y.shape[1]
-        trace0 = carry.traces["trace"] if online else rule.zeros(tables, B)
+        # Offline every window starts from J_0 = 0; the carry still holds the traces of the last
+        # window, so its size is the method's memory (cost) and one carry layout serves both modes.
+        trace0 = carry.traces if online else rule.zeros(tables, B)
         xs = cell_inputs(model, params, window.x)
         dtype = jnp.dtype(model.dtype)
         acc0 = {
@@ -105,11 +108,8 @@ def make_forward_method(model, rule: TraceRule, online: bool, name: str) -> Meth
         grads = {"cell": apply_masks(acc["cell"], masks), "readout": acc["readout"]}
         if embed:
             grads["embed"] = {"E": acc["embed"]}
-        traces = {"tables": tables}
-        if online:
-            traces["trace"] = trace
-        stats = {"loss_sum": acc["loss_sum"], "count": acc["count"]}
-        return acc["loss_sum"] * inv_b, grads, Carry(state, traces, key), stats
+        stats = Stats(loss_sum=acc["loss_sum"], count=acc["count"])
+        return acc["loss_sum"] * inv_b, grads, Carry(state, trace, key), stats
 
-    return Method(name=name, init=init, step=step, trace_numbers=rule.numbers)
-
+    return Method(id=method_id, prepare=rule.prepare, init=init, step=step, forward=exact_forward(model),
+                  cost=lambda batch: costs.cost(method_id, model, batch))

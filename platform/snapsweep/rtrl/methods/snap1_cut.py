@@ -1,4 +1,4 @@
-"""Offline SnAp-1 as BPTT through a diagonal-cut graph (DESIGN.md section 2).
+"""Offline SnAp-1 as BPTT through a diagonal-cut graph: SnAp-1's gradient at BPTT's cost, no traces.
 
 h_t = f(θ, sg(h_{t-1}), x_t) + sg(d_t) ⊙ (h_{t-1} − sg(h_{t-1})): the state Jacobian of this graph is
 diag(D_t) (the 2x2 per-unit blocks for the LSTM), its parameter Jacobian is I_t, so its BPTT gradient
@@ -11,9 +11,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from snapsweep.rtrl.budget import cell_param_count
 from snapsweep.rtrl.cells import get_cell, matvec
 from snapsweep.rtrl.methods.unroll import backward_method, batched
+from snapsweep.rtrl.registry import MethodId
 from snapsweep.rtrl.types import Method
 
 sg = jax.lax.stop_gradient
@@ -37,6 +37,5 @@ def cut_transition(model):
     return batched(step_one)
 
 
-def make(model) -> Method:
-    return backward_method(model, cut_transition(model), "snap",
-                           trace_numbers=lambda m: get_cell(m.cell).channels * cell_param_count(m))
+def make(model, method_id: MethodId) -> Method:
+    return backward_method(model, cut_transition(model), method_id)

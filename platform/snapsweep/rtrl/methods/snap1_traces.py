@@ -1,4 +1,4 @@
-"""SnAp-1, trace form: J_t[i, j] = d_t[i] · J_{t-1}[i, j] + c_t[i] · pre_t[j] (DESIGN.md section 2).
+"""SnAp-1, trace form: J_t[i, j] = d_t[i] · J_{t-1}[i, j] + c_t[i] · pre_t[j] (Menick et al. 2021, SnAp-1).
 
 Only the entry of each parameter at its own unit is kept, so the traces have the parameters' shape
 per example (times C = 2 for the LSTM, whose traces are 2-vectors updated with the per-unit 2x2
@@ -7,7 +7,7 @@ VJPs with a cotangent of ones on one channel: in these cells every parameter of 
 unit i within one step, so that VJP is exactly I_t at the kept entries. The mask is structural,
 never |I_t| > 0 (the "snap-numeric" method is that variant).
 
-LSTM note: following DESIGN.md section 2, every parameter of unit i keeps the 2-vector (h_i, c_i)
+LSTM note: as in the paper's SnAp-1 for LSTMs, every parameter of unit i keeps the 2-vector (h_i, c_i)
 and the full 2x2 block. The strict pattern M_1 = pattern(I_t) would drop (c_i, output-gate
 parameters of i), which is zero in I_t; the block form keeps it, so its value (nonzero only through
 a kept diagonal of U) carries over. The diagonal-cut form (snap1_cut.py) computes the same thing.
@@ -31,13 +31,22 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from snapsweep.rtrl.budget import cell_param_count
+from typing import Any, NamedTuple
+
 from snapsweep.rtrl.cells import get_cell, matvec
 from snapsweep.rtrl.immediate import channel_basis, coefficients, presynaptic
-from snapsweep.rtrl.methods.forward import TraceRule
+from snapsweep.rtrl.methods.forward import TraceRule, no_hoist, no_tables
 from snapsweep.rtrl.model import cell_shapes
 
 BATCH_AXIS = 2  # of every trace leaf: [G, k, C·B, ...] (channel-major)
+
+
+class Snap1Traces(NamedTuple):
+    """SnAp-1's kept entries of J, one leaf per cell parameter, stored [G, k, C·B, (n)]."""
+
+    W: Any
+    U: Any
+    b: Any
 
 
 def diagonal_and_coefficients(cell, p, s, x):
@@ -54,8 +63,8 @@ def make_rule(model) -> TraceRule:
 
     def zeros(tables, batch_size):
         # parameter leaf [G, k, ...] -> trace leaf [G, k, C·B, ...]
-        return jax.tree.map(lambda sd: jnp.zeros(sd.shape[:2] + (C * batch_size,) + sd.shape[2:], sd.dtype),
-                            cell_shapes(model))
+        return Snap1Traces(**jax.tree.map(
+            lambda sd: jnp.zeros(sd.shape[:2] + (C * batch_size,) + sd.shape[2:], sd.dtype), cell_shapes(model)))
 
     def reset(traces, reset_b):
         def zero(J):
@@ -94,7 +103,7 @@ def make_rule(model) -> TraceRule:
                 out.append(acc)
             return out[0] if C == 1 else jnp.concatenate(out, axis=2)
 
-        return new, {name: update(name, J) for name, J in traces.items()}
+        return new, Snap1Traces(**{name: update(name, J) for name, J in traces._asdict().items()})
 
     def contract(delta, traces, hoisted):
         # grad[g, i, ...] = Σ_c Σ_b δ[b, c, i] J[g, i, c, b, ...]: a batched (over g, i) vector-matrix product.
@@ -105,15 +114,13 @@ def make_rule(model) -> TraceRule:
                 return jnp.sum(dl * J, axis=2)
             return jax.lax.dot_general(dl, J, (((2,), (2,)), ((0, 1), (0, 1))))
 
-        return jax.tree.map(one, traces)
+        return {name: one(J) for name, J in traces._asdict().items()}
 
     return TraceRule(
-        name="snap1-traces",
-        tables=lambda structure: (),
+        prepare=no_tables,
         zeros=zeros,
-        prepare=lambda p, tables: (),
+        hoist=no_hoist,
         advance=advance,
         contract=contract,
-        numbers=lambda m: get_cell(m.cell).channels * cell_param_count(m),
         reset=reset,
     )

@@ -19,12 +19,23 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from snapsweep.rtrl.budget import neighbourhood_size, row_param_count
+from typing import Any, NamedTuple
+
 from snapsweep.rtrl.cells import get_cell, matvec
+from snapsweep.rtrl.costs import neighbourhood_size
 from snapsweep.rtrl.immediate import channel_basis, coefficients, presynaptic
 from snapsweep.rtrl.methods.forward import TraceRule
 from snapsweep.rtrl.model import cell_shapes
 from snapsweep.rtrl.neighbourhoods import neighbourhood_tables
+
+
+class SnapNTraces(NamedTuple):
+    """J restricted to each unit's neighbourhood, rows stored compactly: leaves [B, k, N, C, G, ...row]
+    (W: n_in, U: m kept columns, b: none)."""
+
+    W: Any
+    U: Any
+    b: Any
 
 
 def make_rule(model, n: int) -> TraceRule:
@@ -46,9 +57,10 @@ def make_rule(model, n: int) -> TraceRule:
 
     def zeros(tables, batch_size):
         row_shapes = {"W": (G, model.input_width), "U": (G, m), "b": (G,)}
-        return {name: jnp.zeros((batch_size, k, N, C) + shape, dtype) for name, shape in row_shapes.items()}
+        return SnapNTraces(**{name: jnp.zeros((batch_size, k, N, C) + shape, dtype)
+                              for name, shape in row_shapes.items()})
 
-    def prepare(params, tables):
+    def hoist(params, tables):
         nbr, valid = tables["nbr"], tables["valid"]
         # U_local[v, g, a, b] = U_g[nbr[v, a], nbr[v, b]], zero on padding slots.
         U_local = params["U"][:, nbr[:, :, None], nbr[:, None, :]]  # [G, k, N, N]
@@ -90,7 +102,7 @@ def make_rule(model, n: int) -> TraceRule:
             out = out.at[:, 0].add(jnp.moveaxis(imm_leaf, 0, 1))
             return out * keep.reshape(keep.shape + (1,) * (out.ndim - 4))  # M_n ⊙ (I + D J)
 
-        return new, jax.tree.map(update, J, imm)
+        return new, SnapNTraces(**{name: update(J_leaf, imm[name]) for name, J_leaf in J._asdict().items()})
 
     def advance(p, hoisted, state, traces, x, key):
         return jax.vmap(advance_one, in_axes=(None, None, 0, 0, 0))(p, hoisted, state, traces, x)
@@ -98,16 +110,14 @@ def make_rule(model, n: int) -> TraceRule:
     def contract(delta, traces, hoisted):
         d_nbr = delta[:, :, hoisted["nbr"]]  # [B, C, k, N]
         row_grads = {
-            name: jnp.einsum("bcva,bvac...->v...", d_nbr, J_leaf) for name, J_leaf in traces.items()
+            name: jnp.einsum("bcva,bvac...->v...", d_nbr, J_leaf) for name, J_leaf in traces._asdict().items()
         }
         return unrows(row_grads, hoisted["cols"])
 
     return TraceRule(
-        name=f"snap{n}",
-        tables=lambda structure: neighbourhood_tables(model, structure["masks"], n),
+        prepare=lambda structure: neighbourhood_tables(model, structure["masks"], n),
         zeros=zeros,
-        prepare=prepare,
+        hoist=hoist,
         advance=advance,
         contract=contract,
-        numbers=lambda mm: mm.units * neighbourhood_size(mm, n) * get_cell(mm.cell).channels * row_param_count(mm),
     )

@@ -9,8 +9,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from snapsweep.rtrl import costs
+from snapsweep.rtrl.cells import get_cell, matvec
 from snapsweep.rtrl.model import apply_masks, cell_inputs, readout_loss, reset_rows, zero_state
-from snapsweep.rtrl.types import Carry, Method
+from snapsweep.rtrl.registry import MethodId
+from snapsweep.rtrl.types import Carry, Method, NoTraces, Stats
 
 
 def window_loss(model, transition, params, structure, state, window):
@@ -35,7 +38,25 @@ def window_grad(model, transition, params, structure, state, window):
     """-> (loss, grads, final_state, stats)."""
     grad_fn = jax.value_and_grad(lambda p: window_loss(model, transition, p, structure, state, window), has_aux=True)
     (loss, (final, loss_sum, count)), grads = grad_fn(params)
-    return loss, grads, final, {"loss_sum": loss_sum, "count": count}
+    return loss, grads, final, Stats(loss_sum=loss_sum, count=count)
+
+
+def exact_transition(model):
+    cell = get_cell(model.cell)
+    return batched(lambda p, s, x: cell.step(p, s, x, matvec.dense))
+
+
+def exact_forward(model):
+    """The forward pass every method shares (methods differ only in their gradients; the
+    diagonal-cut graph has the exact graph's values): -> forward(params, structure, state, window)
+    -> (Σ w·CE, Σ w, final_state). No gradient is formed."""
+    transition = exact_transition(model)
+
+    def forward(params, structure, state, window):
+        _, (final, loss_sum, count) = window_loss(model, transition, params, structure, state, window)
+        return loss_sum, count, final
+
+    return forward
 
 
 def batched(step_one):
@@ -47,15 +68,21 @@ def zeros_like_tree(tree):
     return jax.tree.map(jnp.zeros_like, tree)
 
 
-def backward_method(model, transition, name: str, trace_numbers) -> Method:
+def no_tables(structure):
+    """The static tables of a method that needs none."""
+    return ()
+
+
+def backward_method(model, transition, method_id: MethodId) -> Method:
     """A method that differentiates the unrolled window through `transition` (BPTT, or BPTT through
     the diagonal-cut graph for offline SnAp-1): no traces, the state is the whole carry."""
 
-    def init(params, structure, batch_size, key):
-        return Carry(state=zero_state(model, batch_size), traces=(), key=key)
+    def init(params, structure, tables, batch_size, key):
+        return Carry(state=zero_state(model, batch_size), traces=NoTraces(), key=key)
 
-    def step(params, structure, carry, window):
+    def step(params, structure, tables, carry, window):
         loss, grads, final, stats = window_grad(model, transition, params, structure, carry.state, window)
         return loss, grads, Carry(final, carry.traces, carry.key), stats
 
-    return Method(name=name, init=init, step=step, trace_numbers=trace_numbers)
+    return Method(id=method_id, prepare=no_tables, init=init, step=step, forward=exact_forward(model),
+                  cost=lambda batch: costs.cost(method_id, model, batch))

@@ -18,13 +18,21 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from snapsweep.rtrl.budget import cell_param_count
+from typing import Any, NamedTuple
+
 from snapsweep.rtrl.cells import get_cell, matvec
 from snapsweep.rtrl.immediate import coefficients, presynaptic
-from snapsweep.rtrl.methods.forward import TraceRule
+from snapsweep.rtrl.methods.forward import TraceRule, no_hoist, no_tables
 from snapsweep.rtrl.model import cell_shapes
 
 EPS = 1e-7  # Tallec & Ollivier's ε
+
+
+class UoroTraces(NamedTuple):
+    """The rank-one factors of J ≈ s̃ θ̃ᵀ: s [B, C, k], theta (cell-parameter shaped, leaves [B, ...])."""
+
+    s: Any
+    theta: Any
 
 
 def make_rule(model) -> TraceRule:
@@ -34,7 +42,7 @@ def make_rule(model) -> TraceRule:
 
     def zeros(tables, batch_size):
         theta = jax.tree.map(lambda sd: jnp.zeros((batch_size,) + sd.shape, sd.dtype), cell_shapes(model))
-        return {"s": jnp.zeros((batch_size, C, k), dtype), "theta": theta}
+        return UoroTraces(s=jnp.zeros((batch_size, C, k), dtype), theta=theta)
 
     def advance(params, hoisted, state, traces, x, key):
         B = state.shape[0]
@@ -46,11 +54,11 @@ def make_rule(model) -> TraceRule:
             nu_coef = jax.tree.map(lambda c: jnp.sum(c * nu_b[:, None, :], axis=0), coef)  # [G, k]
             return new, ds, nu_coef
 
-        new, ds, a = jax.vmap(one)(state, traces["s"], x, nu)  # a leaves [B, G, k]
+        new, ds, a = jax.vmap(one)(state, traces.s, x, nu)  # a leaves [B, G, k]
         x_vec, h = presynaptic(x, state[:, 0], model.input_width)  # [B, n_in] (one-hot), [B, k]
         sq = lambda t: jnp.sum(jnp.square(t).reshape(t.shape[0], -1), axis=1)
         norm_nu_i = jnp.sqrt(sq(a["W"]) * sq(x_vec) + sq(a["U"]) * sq(h) + sq(a["b"]))
-        norm_theta = jnp.sqrt(sum(sq(t) for t in jax.tree.leaves(traces["theta"])))
+        norm_theta = jnp.sqrt(sum(sq(t) for t in jax.tree.leaves(traces.theta)))
         rho0 = jnp.sqrt(norm_theta / (jnp.sqrt(sq(ds)) + EPS)) + EPS
         rho1 = jnp.sqrt(norm_nu_i / (jnp.sqrt(sq(nu)) + EPS)) + EPS
         # Per-example factors as small divides: XLA:CPU does not fuse a divide into the trace loop
@@ -64,20 +72,18 @@ def make_rule(model) -> TraceRule:
             term = a[name][..., None] * pre[name][:, None, None, :] if name in pre else a[name]
             return inv0.reshape((B,) + tail) * theta + term
 
-        theta = {name: update(name, t) for name, t in traces["theta"].items()}
+        theta = {name: update(name, t) for name, t in traces.theta.items()}
         s_new = rho0[:, None, None] * ds + rho1[:, None, None] * nu
-        return new, {"s": s_new, "theta": theta}
+        return new, UoroTraces(s=s_new, theta=theta)
 
     def contract(delta, traces, hoisted):
-        coeff = jnp.sum(delta * traces["s"], axis=(1, 2))  # δ_t · s̃_t per example
-        return jax.tree.map(lambda t: jnp.einsum("b,b...->...", coeff, t), traces["theta"])
+        coeff = jnp.sum(delta * traces.s, axis=(1, 2))  # δ_t · s̃_t per example
+        return jax.tree.map(lambda t: jnp.einsum("b,b...->...", coeff, t), traces.theta)
 
     return TraceRule(
-        name="uoro",
-        tables=lambda structure: (),
+        prepare=no_tables,
         zeros=zeros,
-        prepare=lambda params, tables: (),
+        hoist=no_hoist,
         advance=advance,
         contract=contract,
-        numbers=lambda m: get_cell(m.cell).channels * m.units + cell_param_count(m),
     )
