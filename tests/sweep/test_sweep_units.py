@@ -120,7 +120,14 @@ def test_restore_prefers_the_newer_of_tune_and_pack_store(tmp_path, write_spec):
     assert training._restore_source(None, str(tmp_path)) is None
 
     def checkpoint(where, step):
+        # A real checkpoint file: restoring verifies its checksum before choosing it.
+        import numpy as np
+
+        from snapsweep.train import checkpoint as ckpt
+        from snapsweep.train.run import CHECKPOINT_FILE
+
         os.makedirs(where, exist_ok=True)
+        ckpt.save(os.path.join(where, CHECKPOINT_FILE), {"x": np.arange(3.0)}, {"step": step}, "fp")
         with open(os.path.join(where, META_FILE), "w") as handle:
             json.dump({"pack_id": pack.id, "step": step}, handle)
         return where

@@ -35,6 +35,7 @@ class SweepResult:
     packs_run: int
     resumed: dict = field(default_factory=dict)  # pack id -> step it resumed from
     failed: dict = field(default_factory=dict)  # pack id -> first line of its error
+    skipped: dict = field(default_factory=dict)  # pack id -> why (another driver holds its lease)
     diverged: int = 0  # members that ran and diverged
     report_dir: Optional[str] = None
     report_markdown: str = ""
@@ -162,13 +163,14 @@ def _tune(workload: work.Workload, tracker, result: SweepResult, resources: Tria
           spec_hash: str, say, out: TextIO) -> None:
     from ray import tune
 
+    from snapsweep.sweep.lease import new_owner
     from snapsweep.sweep.trainable import SweepJob, tune_trainable
 
     sweep = workload.spec
     job = SweepJob(
         sweep=sweep.name, experiment=workload.experiment, spec_hash=spec_hash, tracking_uri=tracker.uri,
         parent_run_id=result.parent_run_id, paths=workload.paths, keep_checkpoints=sweep.storage.keep_checkpoints,
-        env=env, packs={p.id: p for p in workload.packs},
+        env=env, packs={p.id: p for p in workload.packs}, owner=new_owner(),
     )
     callbacks = []
     if say is not None:
@@ -205,6 +207,8 @@ def _tune(workload: work.Workload, tracker, result: SweepResult, resources: Tria
             result.failed[pack_id] = _error_line(text)
         else:
             result.diverged += int((outcome.metrics or {}).get("diverged_members") or 0)
+            if (outcome.metrics or {}).get("skipped"):
+                result.skipped[pack_id] = outcome.metrics["skipped"]
 
 
 def _trial_name(trial) -> str:
@@ -237,6 +241,7 @@ def _report(tracker, workload: work.Workload, result: SweepResult, say) -> None:
 
 def _closing(result: SweepResult, finished: int, uri: str) -> str:
     lines = []
+    lines.extend(f"pack {pack}: {why}" for pack, why in sorted(result.skipped.items()))
     if result.failed:
         lines.append(f"{len(result.failed)} pack(s) failed; re-run the same command to resume them:")
         lines.extend(f"  pack {pack}: {error}" for pack, error in sorted(result.failed.items()))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from snapsweep import settings
-from snapsweep.errors import ConfigError
+from snapsweep.errors import CheckpointError, ConfigError
 
 _STEP_DIR = re.compile(r"^step-(\d{9})$")
 
@@ -112,7 +112,16 @@ class PackStore:
         if self._fs.get_file_info(path).type != pafs.FileType.File:
             return None
         with self._fs.open_input_stream(path) as handle:
-            return json.loads(handle.read().decode())
+            text = handle.read()
+        try:
+            index = json.loads(text.decode())
+        except (ValueError, UnicodeDecodeError):
+            index = None
+        if not isinstance(index, dict):
+            # Written atomically, so damage came from outside (a disk error, an editor): say which file.
+            raise CheckpointError("the pack index is damaged (not a JSON object)", where=join(self.uri, "pack.json"),
+                                  fix="delete that file; a re-run rewrites it and resumes the pack from its checkpoints")
+        return index
 
     def write_index(self, index: dict) -> None:
         self._fs.create_dir(self._path, recursive=True)
