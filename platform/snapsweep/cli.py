@@ -140,7 +140,7 @@ def _validate_one(path: str) -> dict:
         problems = [{"where": p.where, "message": p.message, "fix": p.fix} for p in err.problems]
         return {"file": path, "ok": False, "problems": problems}
     trials = spec.expand(sweep)
-    packs = spec.packs(trials, sweep.packing.limit)
+    packs = spec.packs(trials, sweep.packing.limit, sweep.resources.devices)
     return {"file": path, "ok": True, "trials": len(trials), "packs": len(packs), "problems": []}
 
 
@@ -208,6 +208,66 @@ def cmd_report(args: argparse.Namespace) -> int:
     for path in paths:
         print(path)
     return 0
+
+
+RUN_ID_CHARS = frozenset("0123456789abcdef")
+FINAL_STATE = "final_state"  # the artifact directory of a member run's final state (sweep/trainable.py)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from snapsweep.train.score import read_text, score
+
+    read_text(args.text)  # a missing text file fails before any download
+    with tempfile.TemporaryDirectory(prefix="snapsweep-evaluate-") as scratch:
+        path, member = _member_checkpoint(args, scratch)
+        result = score(path, args.text, member)
+    if args.json:
+        print(json.dumps(result.to_dict(), sort_keys=True))
+    else:
+        print(f"{result.bpc:.4f} bits per character ({result.characters} characters of {args.text}, "
+              f"{result.method} seed {result.seed} lr {result.lr:g})")
+    return 0
+
+
+def _member_checkpoint(args: argparse.Namespace, scratch: str) -> tuple[str, int | None]:
+    """-> (checkpoint file, member index in it or None) for a checkpoint path or a member run id."""
+    from snapsweep.errors import CheckpointError
+    from snapsweep.train.driver import CHECKPOINT_FILE
+
+    target = args.target
+    if os.path.exists(target):
+        return (os.path.join(target, CHECKPOINT_FILE) if os.path.isdir(target) else target), None
+    if len(target) != 32 or not set(target) <= RUN_ID_CHARS:
+        raise CheckpointError("neither a checkpoint file nor an MLflow run id", where=target,
+                              fix="pass a member's state.ckpt or the 32-character id of its run")
+    from snapsweep import settings
+    from snapsweep.track import Tracker
+    from snapsweep.track import tags as T
+
+    tracker = Tracker(settings.tracking_uri(args.tracking_uri))
+    record = tracker.run(target)  # an unknown run id: one TrackingError line
+    final = tracker.download_artifact(target, f"{FINAL_STATE}/{CHECKPOINT_FILE}", scratch)
+    if final is not None:
+        return final, None
+    # No final state (the pack has not finished): the pack's newest checkpoint in the sweep's storage.
+    from snapsweep.sweep.storage import PackStore, SweepPaths, resolve_root
+    from snapsweep.train.score import checkpoint_config
+
+    pack, sweep_name = record.tags.get(T.PACK_ID), record.tags.get(T.SWEEP)
+    store = PackStore(SweepPaths(resolve_root(args.storage), sweep_name).pack_dir(pack)) if pack and sweep_name else None
+    step = store.latest_step() if store is not None else None
+    if step is None:
+        raise CheckpointError(f"run {target} has no {FINAL_STATE} artifact and no pack checkpoint in the storage",
+                              where=target, fix="pass --storage of the sweep that trained it, or a checkpoint path")
+    directory = store.local_path(step) or store.fetch(step, os.path.join(scratch, "pack"))
+    path = os.path.join(directory, CHECKPOINT_FILE)
+    run_ids = checkpoint_config(path)[2].get("meta", {}).get("run_ids") or []
+    if target not in run_ids:
+        raise CheckpointError(f"the pack checkpoint does not list run {target}", where=path,
+                              fix="pass the member's checkpoint path instead")
+    return path, run_ids.index(target)
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -284,6 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_args(p)
     p.add_argument("--out", help="output directory (default: <storage>/<sweep>/report)")
     p.set_defaults(func=cmd_report)
+
+    p = verb("evaluate", "score a finished language-model member on a text file: bits per character")
+    p.add_argument("target", metavar="RUN_ID_OR_CHECKPOINT",
+                   help="a member's MLflow run id, or a checkpoint file (a member's final state or a pack's state.ckpt)")
+    p.add_argument("--text", required=True, help="the text file to score (every byte after the first)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI, for a run id (default: $MLFLOW_TRACKING_URI, "
+                                          "else sqlite:///mlflow.db in the working directory)")
+    p.add_argument("--storage", help="storage root of the sweep, for a run id whose pack has not finished "
+                                     "(default: $SNAPSWEEP_STORAGE, else ./snapsweep-runs)")
+    p.add_argument("--json", action="store_true", help="print the score as JSON (stable keys)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = verb("validate", "check sweep specs: every problem of every file, one line each; exit 2 on any")
     p.add_argument("specs", nargs="+", help="sweep YAML specs")

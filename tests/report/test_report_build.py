@@ -68,7 +68,9 @@ def lm_sweep(mlflow_server):
         final = final_bpc(method, cell, density, lr, seed)
         curve = [final + 0.5 * (STEPS[-1] - s) / STEPS[-1] for s in STEPS]
         tracker.log_metrics(run, [("valid_bpc", v, s) for v, s in zip(curve, STEPS)]
-                            + [("tokens", float(s * TOKENS_PER_STEP), s) for s in STEPS])
+                            + [("tokens", float(s * TOKENS_PER_STEP), s) for s in STEPS]
+                            + [("tokens_per_s", 1000.0 * (s + seed), s) for s in STEPS]
+                            + [("trace_bytes", 54.0 * 2**20, s) for s in STEPS])
         if (method, cell, density, lr, seed) == DIVERGED:
             # As the sweep ends a diverged member: FAILED, flagged, no final value (it was not
             # finite), and a last logged value that looks fine.
@@ -134,7 +136,7 @@ def test_markdown_csv_and_plots(lm_sweep, tmp_path):
     md = rep.markdown
     lines = md.splitlines()
     header = "| method | gru d=1 | gru d=0.25 | lstm d=1 | lstm d=0.25 |"
-    assert lines.count(header) == 2  # the values table and the chosen-lr table
+    assert lines.count(header) == 3  # the values, the chosen learning rates, the cost
     row = next(line for line in lines if line.startswith("| SnAp-2 (online) |"))
     assert row.endswith(f"| {MISSING} |")
     mean, std, _, _ = expected("snap2", "gru", 1.0)
@@ -152,19 +154,22 @@ def test_markdown_csv_and_plots(lm_sweep, tmp_path):
     assert float(first["mean"]) == pytest.approx(mean) and float(first["std"]) == pytest.approx(std)
     assert float(first["lr"]) == pytest.approx(lr) and int(first["n_seeds"]) == n
     assert int(first["diverged_all_lrs"]) == 1
+    # Cost: the mean over the chosen seeds (0, 1, 2) of each run's last tokens_per_s.
+    assert float(first["tokens_per_s"]) == 1000.0 * (300 + 1) and float(first["trace_bytes"]) == 54.0 * 2**20
+    assert "| BPTT (offline) | 301,000 tok/s, 54 MiB |" in md
 
     # Curves: mean over the chosen seeds, against tokens.
-    curve = rep.curves[("BPTT (offline)", ("gru", 1.0))]
+    curve = rep.curves["valid_bpc"][("BPTT (offline)", ("gru", 1.0))]
     assert curve.x_label == "tokens" and curve.n_seeds == 3
     assert curve.x == tuple(float(s * TOKENS_PER_STEP) for s in STEPS)
     assert curve.mean[-1] == pytest.approx(mean)
-    assert ("SnAp-2 (online)", ("lstm", 0.25)) not in rep.curves
+    assert ("SnAp-2 (online)", ("lstm", 0.25)) not in rep.curves["valid_bpc"]
 
     paths = report.write(rep, tmp_path / "out")
     assert sorted(p.name for p in paths) == ["curves_valid_bpc.png", "report.csv", "report.md"]
     for p in paths:
         assert p.stat().st_size > 0
-    assert paths[2].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paths[-1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "out" / "report.md").read_text() == md
 
 
@@ -209,5 +214,5 @@ def test_copy_task_metric_comes_from_the_tags_and_higher_level_wins(mlflow_serve
     assert cell.lr == pytest.approx(3e-3) and cell.mean == pytest.approx(8.5)
     assert cell.std == pytest.approx(math.sqrt(0.5))
     assert rep.text(row, ("gru", 1.0)) == "8.5 ± 0.7"
-    curve = rep.curves[(row, ("gru", 1.0))]
+    curve = rep.curves["curriculum_level"][(row, ("gru", 1.0))]
     assert curve.x_label == "updates" and curve.mean == (7.5, 8.5)

@@ -37,7 +37,7 @@ def run(run_id, lr, seed, value, *, method="uoro-online", status="FINISHED", div
         tags[T.METRIC] = "valid_bpc"
     metrics = {"valid_bpc": value}
     if diverged is not None:
-        metrics["final.diverged"] = float(diverged)
+        tags[T.FINAL_PREFIX + "diverged"] = str(bool(diverged))
     return RunRecord(run_id, run_id, "p", status, tags, {}, metrics, start_time=start)
 
 
@@ -93,3 +93,55 @@ def test_track_and_report_do_not_import_ray():
     code = "import sys, snapsweep.track, snapsweep.report; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "False"
+
+
+class HistoryTracker(FakeTracker):
+    """Runs with metric histories: {run_id: {key: [(step, value)]}}."""
+
+    def __init__(self, runs, histories):
+        super().__init__(runs)
+        self.histories = histories
+
+    def metric_history(self, run_id, key):
+        return self.histories.get(run_id, {}).get(key, [])
+
+
+def test_seeds_on_different_token_grids_are_interpolated_before_the_mean():
+    # Seed a logs every 10 updates at 100 tokens per update, seed b every 15 at 80: the same steps
+    # are different token counts, and the mean must be taken at equal tokens.
+    a = {"valid_bpc": [(10, 3.0), (20, 2.0), (30, 1.0)], "tokens": [(10, 1000.0), (20, 2000.0), (30, 3000.0)]}
+    b = {"valid_bpc": [(15, 4.0), (30, 2.0)], "tokens": [(15, 1200.0), (30, 2400.0)]}
+    runs = [run("a", 0.001, 0, 1.0), run("b", 0.001, 1, 2.0)]
+    rep = report.build(HistoryTracker(runs, {"a": a, "b": b}), "e", "s")
+    curve = rep.curves["valid_bpc"][(ROW, ("gru", 1.0))]
+    # The common grid: every seed's token counts inside the range both cover, 1200 .. 2400.
+    assert curve.x == (1200.0, 2000.0, 2400.0)
+    at_a = [3.0 - 0.2, 2.0, 2.0 - 0.4]  # seed a linearly between its points
+    at_b = [4.0, 4.0 - 2.0 * 800 / 1200, 2.0]
+    # float64, to the last bits of the interpolation's own rounding
+    assert curve.mean == pytest.approx([(x + y) / 2 for x, y in zip(at_a, at_b)], rel=1e-15, abs=0)
+    assert curve.std == pytest.approx([abs(x - y) / 2**0.5 for x, y in zip(at_a, at_b)], rel=1e-15, abs=0)
+    assert curve.n_seeds == 2
+
+
+def test_levels_are_held_and_one_seed_says_n1():
+    a = {"curriculum_level": [(10, 2.0), (20, 5.0)], "tokens": [(10, 100.0), (20, 200.0)]}
+    b = {"curriculum_level": [(10, 3.0), (30, 4.0)], "tokens": [(10, 150.0), (30, 450.0)]}
+    runs = [run("a", 0.001, 0, 5.0), run("b", 0.001, 1, 4.0)]
+    for r in runs:
+        r.tags[T.METRIC] = "curriculum_level"
+        r.metrics["curriculum_level"] = r.metrics.pop("valid_bpc")
+    rep = report.build(HistoryTracker(runs, {"a": a, "b": b}), "e", "s")
+    curve = rep.curves["curriculum_level"][(ROW, ("gru", 1.0))]
+    assert curve.x == (150.0, 200.0)
+    assert curve.mean == ((2.0 + 3.0) / 2, (5.0 + 3.0) / 2)  # a level held until it changes, never 3.5
+    single = build([run("a", 0.001, 0, 1.25)])
+    assert single.text(ROW, ("gru", 1.0)) == "1.250 (n=1)"
+
+
+def test_methods_differ_in_colour_line_style_and_marker():
+    from snapsweep.report.plots import method_styles
+
+    styles = method_styles([f"m{i}" for i in range(4)])
+    for part in ("color", "linestyle", "marker"):
+        assert len({s[part] for s in styles.values()}) == 4

@@ -46,10 +46,10 @@ def test_diverged_member_run_fails_with_its_step(tmp_path, monkeypatch):
     runs = {r.data.tags["snapsweep.trial_id"]: r for r in client.search_runs(
         [client.get_experiment_by_name("div").experiment_id], "tags.`snapsweep.kind` = 'member'")}
     good, bad = (runs[t.id] for t in pack.trials)
-    assert good.info.status == "FINISHED" and good.data.metrics["final.diverged"] == 0
-    assert bad.info.status == "FAILED" and bad.data.metrics["final.diverged"] == 1
+    assert good.info.status == "FINISHED" and good.data.tags["snapsweep.final.diverged"] == "False"
+    assert bad.info.status == "FAILED" and bad.data.tags["snapsweep.final.diverged"] == "True"
     at = summary[1]["diverged_at_step"]
-    assert [m.step for m in client.get_metric_history(bad.info.run_id, "final.diverged")] == [at]
+    assert bad.data.tags["snapsweep.final.diverged_at_step"] == str(at)
 
     lines = sweep.status(tmp_path / "div.yaml").splitlines()
     assert lines[0] == "sweep div: 2 trials: 1 finished, 1 diverged"

@@ -65,7 +65,7 @@ def test_mlflow_holds_parent_and_member_runs_with_histories(tiny):
         assert member.info.status == "FINISHED"
         steps = [m.step for m in tiny.client.get_metric_history(member.info.run_id, "train_loss_bits")]
         assert steps == [10, 20, 30, 40]
-        assert member.data.metrics["final.steps"] == 40
+        assert member.data.tags["snapsweep.final.steps"] == "40"
         assert member.data.params["model.hidden"] == "4"
         artifacts = {a.path for a in tiny.client.list_artifacts(member.info.run_id)}
         assert {"plots", "final_state"} <= artifacts

@@ -12,16 +12,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Literal, Optional
 
+import numpy as np
+
 from snapsweep.errors import ConfigError, TrackingError
 from snapsweep.report.coords import Column, coords, metric_of, task_of
 from snapsweep.report.curves import mean_curve
 from snapsweep.report.plots import curves_png
 from snapsweep.report.select import make_cell
-from snapsweep.report.table import Report
+from snapsweep.report.table import Cost, Report
 from snapsweep.track import tags as T
 from snapsweep.track.client import Tracker
-from snapsweep.track.metrics import metric_info
-from snapsweep.track.records import RunRecord
+from snapsweep.track.metrics import COST_KEYS, SIDE_CURVES, metric_info
+from snapsweep.track.records import RunRecord, is_finite
 
 REPORT_DIR = "report"  # artifact directory on the parent run
 
@@ -70,14 +72,25 @@ def build(
     methods = tuple(sorted({m for m, _ in cells}))
     # Cells alphabetically, then dense before sparse: the paper's left-to-right order.
     columns = tuple(sorted({c for _, c in cells}, key=lambda c: (c[0], -c[1])))
-    curve_map = {}
+    by_id = {run.run_id: run for _, run in placed.values()}
+    costs = {key: _cost([by_id[i] for i in cell.chosen.run_ids]) for key, cell in cells.items() if cell.chosen}
+    curve_map: dict = {}
     if curves:
-        for key, cell in cells.items():
-            if cell.chosen is not None:
-                curve = mean_curve(tracker, cell.chosen.run_ids, info.key)
+        for metric_key in (info.key, *(k for k in SIDE_CURVES if k != info.key)):
+            for key, cell in cells.items():
+                curve = mean_curve(tracker, cell.chosen.run_ids, metric_key) if cell.chosen else None
                 if curve is not None:
-                    curve_map[key] = curve
-    return Report(experiment, sweep_name, task, info, methods, columns, cells, curve_map, skipped)
+                    curve_map.setdefault(metric_key, {})[key] = curve
+    return Report(experiment, sweep_name, task, info, methods, columns, cells, curve_map, costs, skipped)
+
+
+def _cost(runs: list[RunRecord]) -> Cost:
+    """Mean over runs of each cost metric's last logged value (a run's throughput as it ended)."""
+    values = {}
+    for key in COST_KEYS:
+        logged = [run.metrics[key] for run in runs if key in run.metrics and is_finite(run.metrics[key])]
+        values[key] = float(np.mean(logged)) if logged else None
+    return Cost(**values)
 
 
 def _place(runs: list[RunRecord], statuses: tuple[str, ...], metric_key: str):
@@ -101,15 +114,16 @@ def _place(runs: list[RunRecord], statuses: tuple[str, ...], metric_key: str):
 
 
 def write(report: Report, out_dir: str | os.PathLike) -> list[Path]:
-    """report.md, report.csv and curves_<metric>.png in `out_dir`; returns their paths."""
+    """report.md, report.csv and curves_<metric>.png (the headline metric, and training loss and
+    gradient cosine where the runs logged them) in `out_dir`; returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md = out / "report.md"
     md.write_text(report.markdown, encoding="utf-8")
     table = out / "report.csv"
     table.write_text(report.csv, encoding="utf-8")
-    png = curves_png(report, out / f"curves_{report.metric.key}.png")
-    return [md, table, png]
+    keys = [report.metric.key, *(k for k in report.curves if k != report.metric.key)]
+    return [md, table, *(curves_png(report, out / f"curves_{key}.png", key) for key in keys)]
 
 
 def log_to_parent(tracker: Tracker, parent_run_id: str, report: Report) -> list[str]:
@@ -117,5 +131,6 @@ def log_to_parent(tracker: Tracker, parent_run_id: str, report: Report) -> list[
     with tempfile.TemporaryDirectory() as tmp:
         paths = write(report, tmp)
         tracker.log_artifact(parent_run_id, tmp, REPORT_DIR)
-    tracker.set_tags(parent_run_id, {"snapsweep.report.metric": report.metric.key})
+    # The table is the sweep's description: the run page shows it without opening an artifact.
+    tracker.set_tags(parent_run_id, {"snapsweep.report.metric": report.metric.key, T.NOTE: report.markdown})
     return [f"{REPORT_DIR}/{p.name}" for p in paths]

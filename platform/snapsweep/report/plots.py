@@ -97,19 +97,34 @@ def member_figure(tracker, run_id: str, directory: str | os.PathLike) -> Optiona
         return None
 
 
-def curves_png(report: Report, path: str | os.PathLike, *, max_cols: int = 4) -> Path:
+# Colour, line style and marker together tell methods apart, also where their lines coincide
+# (equal methods at density 1, a method on the floor of the task) or in a greyscale print.
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def method_styles(methods) -> dict[str, dict]:
+    """One style per method, the same in every panel and figure of a report."""
+    return {m: {"color": f"C{i % 10}", "linestyle": LINESTYLES[i % len(LINESTYLES)],
+                "marker": MARKERS[i % len(MARKERS)]} for i, m in enumerate(methods)}
+
+
+def curves_png(report: Report, path: str | os.PathLike, key: Optional[str] = None, *, max_cols: int = 4) -> Path:
+    """One panel per cell × density, one line per method (mean ± std over seeds) of metric `key`
+    (default: the report's headline metric)."""
+    info = report.metric if key in (None, report.metric.key) else metric_info(key)
+    curves = report.curves.get(info.key, {})
     n = max(len(report.columns), 1)
     cols = min(n, max_cols)
     rows = math.ceil(n / cols)
     fig = Figure(figsize=(4.8 * cols, 3.8 * rows + 0.8), layout="constrained")
     FigureCanvasAgg(fig)
-    better = "lower" if report.metric.goal == "min" else "higher"
+    better = "lower" if info.goal == "min" else "higher"
     # Wrapped to the figure's width: a one-panel figure is narrow and would cut a long title.
-    title = (f"{report.sweep}: {report.metric.label} ({better} is better); "
-             "mean ± std over seeds at the best learning rate")
+    title = (f"{report.sweep}: {info.label} ({better} is better); "
+             f"mean ± std over seeds at the learning rate chosen by {report.metric.key}")
     fig.suptitle(textwrap.fill(title, width=48 * cols), fontsize="medium")
-    # One colour per method across every panel, so a method is the same line everywhere.
-    colours = {m: f"C{i % 10}" for i, m in enumerate(report.methods)}
+    styles = method_styles(report.methods)
     if not report.columns:
         ax = fig.add_subplot(1, 1, 1)
         ax.text(0.5, 0.5, "no finished runs", ha="center", va="center", transform=ax.transAxes)
@@ -120,20 +135,26 @@ def curves_png(report: Report, path: str | os.PathLike, *, max_cols: int = 4) ->
         x_label = "tokens"
         drawn = 0
         for method in report.methods:
-            curve = report.curves.get((method, column))
+            curve = curves.get((method, column))
             cell = report.cell(method, column)
             if curve is None or cell is None:
                 continue
             x, mean, std = (np.asarray(v, dtype=float) for v in (curve.x, curve.mean, curve.std))
-            label = f"{method} (lr {format_lr(cell.lr)}, {curve.n_seeds} seeds)"
-            ax.plot(x, mean, color=colours[method], linewidth=1.4, label=label)
-            ax.fill_between(x, mean - std, mean + std, color=colours[method], alpha=0.2, linewidth=0)
+            seeds = "n=1" if curve.n_seeds == 1 else f"{curve.n_seeds} seeds"
+            label = f"{method} (lr {format_lr(cell.lr)}, {seeds})"
+            # Integer levels change at a point and stay: steps, not ramps between evaluations.
+            step = "post" if info.integer else None
+            ax.plot(x, mean, linewidth=1.4, label=label, drawstyle=f"steps-{step}" if step else "default",
+                    markevery=max(1, len(x) // 8), markersize=4, **styles[method])
+            if curve.n_seeds > 1:
+                ax.fill_between(x, mean - std, mean + std, color=styles[method]["color"], alpha=0.15,
+                                linewidth=0, step=step)
             x_label = curve.x_label
             drawn += 1
         if not drawn:
-            why = "no runs" if report.curves else "curves not read (build with curves=True)"
+            why = "not logged" if report.curves else "curves not read (build with curves=True)"
             ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, color="0.4")
         else:
             ax.legend(fontsize="small")
-        label_axes(ax, x_label, report.metric.label)
+        label_axes(ax, x_label, info.label)
     return save_png(fig, path)

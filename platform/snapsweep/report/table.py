@@ -3,7 +3,9 @@
 Rows are methods (label with n and update mode), columns are cell × density; a cell holds
 mean ± sample standard deviation over seeds of the final metric, at the learning rate with the best
 mean. The Markdown has a second table saying which learning rate that was, how many seeds it
-averages and how many diverged; the CSV has one line per (method, cell, density) with every number.
+averages and how many diverged, and a third with what each cell cost (tokens per second and the
+method's state in bytes, the runs' own last logged values); the CSV has one line per (method, cell,
+density) with every number.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ class Curve:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """Mean over the chosen seeds of each run's last logged value; None where none was logged."""
+
+    tokens_per_s: Optional[float]
+    trace_bytes: Optional[float]
+
+
+@dataclass(frozen=True)
 class Report:
     experiment: str
     sweep: str
@@ -42,7 +52,9 @@ class Report:
     methods: tuple[str, ...]
     columns: tuple[Column, ...]
     cells: Mapping[tuple[str, Column], Cell]
-    curves: Mapping[tuple[str, Column], Curve] = field(default_factory=dict)
+    # metric key -> (method, column) -> mean curve: the headline metric, training loss, fidelity.
+    curves: Mapping[str, Mapping[tuple[str, Column], Curve]] = field(default_factory=dict)
+    costs: Mapping[tuple[str, Column], Cost] = field(default_factory=dict)
     # Runs left out, and why: not finished yet, or missing a coordinate, or superseded by a newer
     # run at the same coordinates.
     skipped: Mapping[str, int] = field(default_factory=dict)
@@ -57,7 +69,16 @@ class Report:
             return MISSING
         if cell.chosen is None:
             return DIVERGED
+        if cell.n_seeds == 1:  # one seed has no spread: say so instead of "± 0"
+            return f"{cell.mean:{self.metric.fmt}} (n=1)"
         return f"{cell.mean:{self.metric.fmt}} ± {cell.std:{self.metric.fmt}}"
+
+    def cost_text(self, method: str, column: Column) -> str:
+        cost = self.costs.get((method, column))
+        if cost is None or (cost.tokens_per_s is None and cost.trace_bytes is None):
+            return MISSING
+        speed = MISSING if cost.tokens_per_s is None else f"{cost.tokens_per_s:,.0f} tok/s"
+        return f"{speed}, {MISSING if cost.trace_bytes is None else format_bytes(cost.trace_bytes)}"
 
     def lr_text(self, method: str, column: Column) -> str:
         cell = self.cell(method, column)
@@ -81,7 +102,8 @@ class Report:
             "",
             f"Experiment `{self.experiment}`, task `{self.task or 'unknown'}`, metric `{self.metric.key}` "
             f"({better} is better). Each cell: mean ± sample standard deviation over seeds of the final "
-            f"value, at the learning rate with the best mean; {MISSING}: no runs; {DIVERGED}: every run diverged.",
+            f"value, at the learning rate with the best mean (n=1: a single seed); {MISSING}: no runs; "
+            f"{DIVERGED}: every run diverged.",
             "",
             *_md_table(head, [[m, *(self.text(m, c) for c in self.columns)] for m in self.methods]),
             "",
@@ -89,6 +111,9 @@ class Report:
             "",
             *_md_table(head, [[m, *(self.lr_text(m, c) for c in self.columns)] for m in self.methods]),
         ]
+        if self.costs:
+            lines += ["", "## Cost (tokens per second; method state of one member, whole batch)", "",
+                      *_md_table(head, [[m, *(self.cost_text(m, c) for c in self.columns)] for m in self.methods])]
         if any(self.skipped.values()):
             left_out = ", ".join(f"{n} {why}" for why, n in self.skipped.items() if n)
             lines += ["", f"Runs left out: {left_out}."]
@@ -99,19 +124,21 @@ class Report:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["method", "cell", "density", "metric", "goal", "mean", "std", "n_seeds", "lr",
-                         "diverged_at_lr", "diverged_all_lrs", "lrs_tried", "shown"])
+                         "diverged_at_lr", "diverged_all_lrs", "lrs_tried", "tokens_per_s", "trace_bytes", "shown"])
         for method in self.methods:
             for column in self.columns:
                 cell = self.cell(method, column)
                 shown = self.text(method, column)
                 if cell is None:
                     writer.writerow([method, column[0], column[1], self.metric.key, self.metric.goal,
-                                     "", "", 0, "", "", "", "", shown])
+                                     "", "", 0, "", "", "", "", "", "", shown])
                     continue
+                cost = self.costs.get((method, column), Cost(None, None))
                 writer.writerow([
                     method, column[0], column[1], self.metric.key, self.metric.goal,
                     _num(cell.mean), _num(cell.std), cell.n_seeds, _num(cell.lr),
-                    cell.diverged, cell.diverged_total, " ".join(format_lr(lr) for lr in cell.by_lr), shown,
+                    cell.diverged, cell.diverged_total, " ".join(format_lr(lr) for lr in cell.by_lr),
+                    _num(cost.tokens_per_s), _num(cost.trace_bytes), shown,
                 ])
         return out.getvalue()
 
@@ -124,6 +151,15 @@ def column_label(column: Column) -> str:
 def format_lr(lr: Optional[float]) -> str:
     """Three significant digits: 1e-3 -> "0.001", 10^-2.5 -> "0.00316"."""
     return MISSING if lr is None else f"{lr:.3g}"
+
+
+def format_bytes(n: float) -> str:
+    """Binary units, three significant digits: 56623104 -> "54 MiB"."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} GiB"
 
 
 def _num(value: Optional[float]) -> str:

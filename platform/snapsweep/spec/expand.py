@@ -101,15 +101,19 @@ def expand(sweep: SweepSpec) -> list[Trial]:
     return trials
 
 
-def packs(trials: Sequence[Trial], max_members: int = 12) -> list[Pack]:
+def packs(trials: Sequence[Trial], max_members: int = 12, devices: int = 1) -> list[Pack]:
     """Group trials with identical configs, at most `max_members` per pack (1: no packing).
 
     Members are ordered by (lr, seed) so a pack's make-up does not depend on axis order. Groups
-    come in order of their first trial. A trial listed twice runs once.
+    come in order of their first trial. A trial listed twice runs once. With `devices` > 1 (a
+    trial holding several GPUs or TPU chips shards its members over them) a pack holds a multiple
+    of `devices` members, so full packs fill every device and only a group's last pack is padded.
     """
     if isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1:
         raise ConfigError(f"max_members must be an integer >= 1, got {max_members!r}", where="packing.max_members",
                           fix="use 1 (no packing) or more")
+    if devices > 1:
+        max_members = max(devices, max_members // devices * devices)
     groups: dict[str, dict[str, Trial]] = {}
     for trial in trials:
         groups.setdefault(trial.pack_key, {}).setdefault(trial.id, trial)

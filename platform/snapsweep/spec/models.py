@@ -115,7 +115,7 @@ MemorySize = Annotated[int, BeforeValidator(_parse_memory, json_schema_input_typ
 
 
 class CopyTask(BaseModel):
-    """Copy task with a curriculum (DESIGN.md §3): tokens {0, 1, start, blank}, online updates."""
+    """Copy task with a curriculum: tokens {0, 1, start, blank}; each batch element is its own stream."""
 
     model_config = SECTION
 
@@ -353,9 +353,15 @@ class Resources(BaseModel):
         None, ge=1, description="Memory per trial in bytes, or a size like `4GiB`; null leaves it to Ray."
     )
 
+    @property
+    def devices(self) -> int:
+        """Local devices a trial holds, over which its pack's members are sharded: the TPU chips,
+        or the whole GPUs (a fractional GPU share is one device)."""
+        return self.tpu or max(1, int(self.gpu))
+
 
 class Packing(BaseModel):
-    """Trials that differ only in seed and learning rate run vmapped in one process (DESIGN.md §4)."""
+    """Trials that differ only in seed and learning rate run vmapped in one program, one MLflow run each."""
 
     model_config = SECTION
 

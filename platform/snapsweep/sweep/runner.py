@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Iterator, Optional, TextIO
 
 from snapsweep import settings
-from snapsweep.sweep import work
+from snapsweep.sweep import interrupt, work
 from snapsweep.sweep.resources import TrialResources, trial_env
 
 
@@ -96,7 +96,13 @@ def run(
 
         resources = TrialResources.from_spec(sweep.resources)
         env = trial_env(resources, compile_cache=compile_cache_dir(paths.root))
-        with cluster_mod.connect(address, env_vars=env) as cluster:
+        held = [t.id for p in workload.packs for t in p.trials]
+        # Ctrl-C / SIGTERM: the held runs are marked KILLED and Interrupted raised (then Ray shuts
+        # down); no report is built over the last good one. Inside connect: ray.init installs a
+        # SIGTERM handler of its own, which ours must replace.
+        with cluster_mod.connect(address, env_vars=env) as cluster, \
+                interrupt.interruptible(lambda: interrupt.mark_killed(
+                    tracker, workload.experiment, sweep.name, held, result.parent_run_id)):
             result.notes = cluster_mod.check_fit(cluster, resources, paths.root)
             if cluster.nodes > 1 and tracker.uri.startswith("sqlite:"):
                 result.notes.append(
@@ -113,10 +119,11 @@ def run(
         if result.parent_run_id is None:  # an empty grid is refused by the spec; this is belt and braces
             result.parent_run_id = _parent_run(tracker, workload, spec_hash)
 
-    _report(tracker, workload, result, say)
+    if not result.skipped:  # else the driver that holds those packs writes the report and ends the parent
+        _report(tracker, workload, result, say)
     finished_now = work.finished_ids(tracker, sweep) & {t.id for t in workload.trials}
     complete = len(finished_now) == len(workload.trials)
-    if workload.packs:
+    if workload.packs and not result.skipped:
         tracker.finish(result.parent_run_id, "FINISHED" if complete and result.ok else "FAILED",
                        {"trials": len(workload.trials), "finished": len(finished_now),
                         "failed_packs": len(result.failed)})
@@ -170,7 +177,7 @@ def _tune(workload: work.Workload, tracker, result: SweepResult, resources: Tria
     job = SweepJob(
         sweep=sweep.name, experiment=workload.experiment, spec_hash=spec_hash, tracking_uri=tracker.uri,
         parent_run_id=result.parent_run_id, paths=workload.paths, keep_checkpoints=sweep.storage.keep_checkpoints,
-        env=env, packs={p.id: p for p in workload.packs}, owner=new_owner(),
+        env=env, packs={p.id: p for p in workload.packs}, owner=new_owner(), devices=sweep.resources.devices,
     )
     callbacks = []
     if say is not None:
@@ -207,7 +214,7 @@ def _tune(workload: work.Workload, tracker, result: SweepResult, resources: Tria
             result.failed[pack_id] = _error_line(text)
         else:
             result.diverged += int((outcome.metrics or {}).get("diverged_members") or 0)
-            if (outcome.metrics or {}).get("skipped"):
+            if (outcome.metrics or {}).get("held"):  # trained by another driver right now
                 result.skipped[pack_id] = outcome.metrics["skipped"]
 
 

@@ -90,10 +90,11 @@ def collect(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: O
             state = _state(record, key)
             metric = record.final(key)
             if state in ("finished", "diverged"):
-                final_steps = record.metrics.get("final.steps")
+                final_steps = record.final("steps")
                 step = int(final_steps) if final_steps is not None else None
-                if state == "diverged" and record.metrics.get("final.diverged_at_step") is not None:
-                    step = int(record.metrics["final.diverged_at_step"])
+                diverged_at = record.final("diverged_at_step")
+                if state == "diverged" and diverged_at is not None:
+                    step = int(diverged_at)
             elif tracker is not None:
                 history = tracker.metric_history(record.run_id, "status")
                 step = history[-1][0] if history else None

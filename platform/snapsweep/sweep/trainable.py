@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -52,6 +53,8 @@ class SweepJob:
     keep_checkpoints: int
     env: Mapping[str, str] = field(default_factory=dict)
     packs: Mapping[str, object] = field(default_factory=dict)  # pack id -> snapsweep.spec Pack
+    owner: str = ""  # the sweep.run call's lease owner id (sweep/lease.py); "" trains without a lease
+    devices: int = 1  # local devices per trial: the pack's member axis is sharded over them
 
 
 def member_params(trial) -> dict:
@@ -112,32 +115,82 @@ class PackTraining:
         }
 
     def _restore_source(self, tune_dir: Optional[str], scratch: str) -> Optional[str]:
-        """The directory of the newest checkpoint: Tune's (a retry in this Tuner) or ours."""
+        """The directory of the newest good checkpoint: Tune's (a retry in this Tuner) or ours.
+
+        Newest first, each file's size and checksum verified; a truncated or garbled one is passed
+        over with one warning line naming it, for the next older one (the store keeps
+        storage.keep_checkpoints), or none: the pack starts over. Its member runs skip the points
+        they already hold either way, so a fallback repeats computation, never metric points."""
+        from snapsweep.errors import CheckpointError
+        from snapsweep.train.checkpoint import verify
+
         candidates = []
         if tune_dir is not None:
             meta = read_meta(tune_dir)
-            if meta is not None and meta.get("pack_id") == self.pack.id:
-                candidates.append((int(meta["step"]), 1, tune_dir))
-        step = self.store.latest_step()
-        if step is not None:
-            candidates.append((step, 0, None))
-        if not candidates:
-            return None
-        step, _, chosen = max(candidates)
-        if chosen is not None:
+            if meta is not None and meta.get("pack_id") == self.pack.id and isinstance(meta.get("step"), int):
+                candidates.append((meta["step"], 1, tune_dir))
+        candidates.extend((step, 0, None) for step in self.store.steps())
+        bad = None
+        for step, _, chosen in sorted(candidates, reverse=True):
+            if chosen is None:
+                chosen = self.store.local_path(step) or self.store.fetch(step, os.path.join(scratch, f"restore-{step}"))
+            try:
+                verify(os.path.join(chosen, CHECKPOINT_FILE))
+            except CheckpointError as err:
+                bad = err
+                _warn(f"pack {self.pack.id}: {err.message}: {err.where}; trying the previous checkpoint")
+                continue
+            if bad is not None:
+                _warn(f"pack {self.pack.id}: continuing from the checkpoint at step {step} ({chosen})")
             return chosen
-        local = self.store.local_path(step)
-        return local if local is not None else self.store.fetch(step, os.path.join(scratch, "restore"))
+        if bad is not None:
+            _warn(f"pack {self.pack.id}: no good checkpoint left; starting the pack over")
+        return None
 
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self, report: Report, restored: Optional[str] = None) -> list[dict]:
-        """Train to the end (or continue), finish the member runs; returns trainer.summary()."""
+        """Train to the end (or continue), finish the member runs; returns trainer.summary() ([] for
+        a pack skipped because another driver holds its lease or finished it)."""
+        apply_env(self.job.env)
+        lease = self._lease()
+        if lease is not None:
+            holder = lease.acquire()
+            if holder is not None:
+                return self._skip(report, f"skipped: trained by another {holder.describe(time.time())}", held=True)
+        try:
+            if lease is not None and self._all_finished():
+                return self._skip(report, "skipped: finished by another driver", held=False)
+            return self._train(report, restored)
+        finally:
+            if lease is not None:
+                lease.release()
+
+    def _lease(self):
+        """This pack's lease for the job's owner; None without an owner or on an object store."""
+        if not self.job.owner or is_uri(self.store.uri):
+            return None
+        from snapsweep.sweep.lease import PackLease
+
+        return PackLease(self.store.uri, self.job.owner)
+
+    def _all_finished(self) -> bool:
+        # Another driver may have finished the pack between this driver's plan and the lease.
+        finished = self.tracker().finished_trial_ids(self.job.experiment, self.job.sweep)
+        return all(t.id in finished for t in self.pack.trials)
+
+    def _skip(self, report: Report, line: str, *, held: bool) -> list[dict]:
+        """`held`: another driver is training the pack now (it will write the report), rather than
+        having finished it already."""
+        _warn(f"pack {self.pack.id}: {line}")
+        report({"skipped": line, "held": held, "done_members": 0}, None)
+        return []
+
+    def _train(self, report: Report, restored: Optional[str]) -> list[dict]:
         from snapsweep.train import Trainer, drive
 
-        apply_env(self.job.env)
         pack = self.pack
-        trainer = Trainer(pack.config, pack.members)
+        trainer = Trainer(pack.config, pack.members, devices=self.job.devices)
         scratch = tempfile.mkdtemp(prefix=f"snapsweep-{pack.id}-")
         try:
             ports = _TrialPorts(self, self.tracker(), report, restored, scratch)
@@ -205,11 +258,10 @@ class _TrialPorts:
         # names (and reopens one a crash left FAILED), so the runs continue.
         self.run_ids = [tracker.member_run(training.job.parent_run_id, t.id, member_params(t), training._tags(t))
                         for t in training.pack.trials]
-        if resumed:
-            logged = [_last_logged_step(tracker, run_id) for run_id in self.run_ids]
-        else:
-            logged = [-1] * len(self.run_ids)
-            training.store.write_index({**training._index(), "run_ids": self.run_ids})
+        # Asked also when starting from no checkpoint: a pack whose process died before its first
+        # checkpoint (or whose checkpoints were all unusable) has sent points that it now recomputes.
+        logged = [_last_logged_step(tracker, run_id) for run_id in self.run_ids]
+        training.store.write_index({**training._index(), "run_ids": self.run_ids})
         self.metrics = _MemberMetrics(tracker, self.run_ids, logged)
         return self.run_ids
 
@@ -240,6 +292,10 @@ class _TrialPorts:
         # The runs stay RUNNING and unsent points stay in the buffer (spilled to disk): Tune's retry,
         # or a later `sweep.run`, resumes from the last checkpoint into the same runs.
         pass
+
+
+def _warn(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def _last_logged_step(tracker, run_id: str) -> int:

@@ -92,7 +92,8 @@ def build(spec, paths: SweepPaths, finished: Optional[set], *, spec_path: Option
 
     trials = spec_mod.expand(spec)
     limit = spec.packing.limit
-    all_packs = spec_mod.packs(trials, limit)
+    devices = spec.resources.devices
+    all_packs = spec_mod.packs(trials, limit, devices)
     done = finished or set()
     by_id = {t.id: t for t in trials}
 
@@ -119,7 +120,7 @@ def build(spec, paths: SweepPaths, finished: Optional[set], *, spec_path: Option
         resume_steps[pack_id] = step
         taken.update(ids)
     rest = [t for t in trials if t.id not in done and t.id not in taken]
-    packs.extend(spec_mod.packs(rest, limit))
+    packs.extend(spec_mod.packs(rest, limit, devices))
     return Workload(spec=spec, spec_path=spec_path, paths=paths, trials=trials, all_packs=all_packs,
                     finished=finished, packs=packs, resume_steps=resume_steps)
 

@@ -30,7 +30,9 @@ from snapsweep.errors import TrackingError
 from snapsweep.track import connection
 from snapsweep.track import tags as T
 from snapsweep.track.buffer import MetricBuffer, Point, Unreachable
-from snapsweep.track.params import flatten
+from snapsweep.track.params import flatten, spec_params
+from snapsweep.track.provenance import provenance as provenance_of
+from snapsweep.track.provenance import standard_tags
 from snapsweep.track.records import RunRecord
 
 log = logging.getLogger(__name__)
@@ -108,11 +110,15 @@ class Tracker:
             exp = self._client.get_experiment_by_name(name)
             if exp is None and create:
                 try:
-                    exp_id = self._client.create_experiment(name, artifact_location=self._artifact_location(name))
+                    self._client.create_experiment(name, artifact_location=self._artifact_location(name),
+                                                   tags={T.EXPERIMENT_KIND: T.MODEL_TRAINING})
                 except MlflowException as err:
                     if err.error_code != "RESOURCE_ALREADY_EXISTS":  # another process won the race
                         raise
                 exp = self._client.get_experiment_by_name(name)
+            if exp is not None and create and T.EXPERIMENT_KIND not in exp.tags and exp.lifecycle_stage != "deleted":
+                # Made by someone else (`mlflow experiments create`): still open it as model training.
+                self._client.set_experiment_tag(exp.experiment_id, T.EXPERIMENT_KIND, T.MODEL_TRAINING)
         if exp is None:
             return None
         if exp.lifecycle_stage == "deleted":
@@ -139,17 +145,27 @@ class Tracker:
         spec_hash: str,
         resolved_yaml: str,
         tags: Optional[Mapping[str, str]] = None,
+        params: Optional[Mapping[str, object]] = None,
     ) -> str:
-        """The parent run of `sweep_name`, created on first call and found again by tags after."""
+        """The parent run of `sweep_name`, created on first call and found again by tags after.
+
+        `params`: the sweep's axes (`track.params.sweep_params`); None derives them from
+        `resolved_yaml`. MLflow parameters cannot change, so a grown grid (a seed added) keeps the
+        first version's and records the latest in `spec.yaml`; new axes are added."""
         exp_id = self.experiment_id(experiment)
-        all_tags = {**(tags or {}), T.KIND: T.KIND_SWEEP, T.SWEEP: sweep_name, T.SPEC_HASH: spec_hash}
+        source = (tags or {}).get("snapsweep.spec_path") or f"snapsweep sweep {sweep_name}"
+        all_tags = {**standard_tags(provenance_of(device=False), source), **(tags or {}),
+                    T.KIND: T.KIND_SWEEP, T.SWEEP: sweep_name, T.SPEC_HASH: spec_hash}
+        flat = flatten(params) if params is not None else (spec_params(resolved_yaml) or {})
         found = self._find_sweep(exp_id, sweep_name)
         with self._calls(f"opening the parent run of sweep {sweep_name!r}"):
             if found is None:
-                run_id = self._client.create_run(exp_id, tags=all_tags, run_name=sweep_name).info.run_id
+                run_id = self._client.create_run(exp_id, tags=_strings(all_tags), run_name=sweep_name).info.run_id
+                self._log_params(run_id, flat)
             else:
                 run_id = found.info.run_id
                 self.set_tags(run_id, all_tags)
+                self._log_params(run_id, {k: v for k, v in flat.items() if k not in found.data.params})
                 if found.info.status != "RUNNING":
                     self._client.update_run(run_id, status="RUNNING")
         with tempfile.TemporaryDirectory() as tmp:
@@ -207,7 +223,9 @@ class Tracker:
                 return run_id
             if provenance_tags is None:
                 provenance_tags = self._own_provenance()
+            source = parent.data.tags.get(T.SOURCE_NAME) or "snapsweep"
             all_tags = {
+                **standard_tags(provenance_tags, source),
                 **provenance_tags,
                 **(tags or {}),
                 T.TRIAL_ID: trial_id,
@@ -222,9 +240,7 @@ class Tracker:
 
     def _own_provenance(self) -> dict[str, str]:
         if self._provenance is None:
-            from snapsweep.track.provenance import provenance
-
-            self._provenance = provenance()
+            self._provenance = provenance_of()
         return self._provenance
 
     # -- metrics -----------------------------------------------------------------------------------
@@ -308,6 +324,17 @@ class Tracker:
             else:
                 self._client.log_artifact(run_id, str(path), artifact_path)
 
+    def download_artifact(self, run_id: str, artifact_path: str, directory: str | os.PathLike) -> Optional[str]:
+        """Download `artifact_path` of the run into `directory` -> the local path; None when the run
+        has no such artifact (an unknown run is a TrackingError)."""
+        parent, _, name = artifact_path.rstrip("/").rpartition("/")
+        with self._calls(f"listing the artifacts of run {run_id}"):
+            listed = {a.path for a in self._client.list_artifacts(run_id, parent or None)}
+        if artifact_path not in listed and name not in listed:
+            return None
+        with self._calls(f"downloading {artifact_path} of run {run_id}"):
+            return self._client.download_artifacts(run_id, artifact_path, str(directory))
+
     def finish(
         self,
         run_id: str,
@@ -319,8 +346,11 @@ class Tracker:
     ) -> None:
         """End a run: send buffered points, record the summary, upload artifacts and a figure.
 
-        `summary`: numbers (and booleans) become metrics `final.<key>` at step `summary["step"]`
-        (default 0), anything else a tag `snapsweep.final.<key>`. `artifacts`: artifact directory ->
+        `summary`: the run summary, one tag `snapsweep.final.<key>` per entry (a number exactly, as
+        repr); a number whose key the run logs as a metric is also its history's last point, at
+        step `summary["step"]`, when the history does not end on that value already, so the UI's
+        charts and parallel coordinates show final values without extra one-point metrics.
+        `artifacts`: artifact directory ->
         local file or directory ("" for the run's root). `plot`: draws a figure of the run after
         its points are sent (`snapsweep.report.member_figure`), uploaded under plots/.
         """
@@ -350,15 +380,19 @@ class Tracker:
         now = int(time.time() * 1000)
         step = summary.get("step", 0)
         step = int(step) if isinstance(step, numbers.Real) and math.isfinite(float(step)) else 0
-        metrics, text = [], {}
+        with self._calls(f"reading run {run_id}"):
+            latest = dict(self._client.get_run(run_id).data.metrics)
+        points, text = [], {}
         for key, value in summary.items():
-            if isinstance(value, bool) or (isinstance(value, numbers.Real) and not isinstance(value, str)):
-                metrics.append(Metric(T.FINAL_METRIC_PREFIX + key, float(value), now, step))
-            elif value is not None:
-                text[T.FINAL_PREFIX + key] = value
-        with self._calls(f"logging the summary of run {run_id}"):
-            for i in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-                self._client.log_batch(run_id, metrics=metrics[i : i + MAX_METRICS_PER_BATCH], synchronous=True)
+            if value is None:
+                continue
+            number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            text[T.FINAL_PREFIX + key] = repr(float(value)) if number and not isinstance(value, numbers.Integral) else value
+            if number and key in latest and latest[key] != float(value) and math.isfinite(float(value)):
+                points.append(Metric(key, float(value), now, step))
+        if points:
+            with self._calls(f"logging the summary of run {run_id}"):
+                self._client.log_batch(run_id, metrics=points, synchronous=True)
         if text:
             self.set_tags(run_id, text)
 

@@ -21,6 +21,7 @@ class MetricInfo:
     label: str  # axis label, units included
     goal: Literal["min", "max"]  # which direction is better, for picking a learning rate
     fmt: str  # format spec for table cells
+    integer: bool = False  # a level (counts): drawn as steps, held between points, never interpolated
 
     def better(self, a: float, b: float) -> bool:
         return a < b if self.goal == "min" else a > b
@@ -31,15 +32,20 @@ METRICS: dict[str, MetricInfo] = {
     for m in (
         MetricInfo("valid_bpc", "validation loss (bits per character)", "min", ".3f"),
         MetricInfo("train_loss_bits", "training loss (bits per step)", "min", ".3f"),
-        MetricInfo("curriculum_level", "curriculum level (max. sequence length)", "max", ".1f"),
+        MetricInfo("curriculum_level", "curriculum level (max. sequence length)", "max", ".1f", integer=True),
         MetricInfo("grad_cosine", "cosine to the exact gradient", "max", ".3f"),
         MetricInfo("grad_norm_ratio", "gradient norm / exact gradient norm", "max", ".3f"),
         MetricInfo("tokens_per_s", "throughput (tokens per second)", "max", ".0f"),
+        MetricInfo("trace_bytes", "method state of one member, whole batch (bytes)", "min", ".0f"),
     )
 }
 
 # Keys drawn in a member run's learning-curve figure, in panel order (those the run has).
 CURVE_KEYS = ("valid_bpc", "curriculum_level", "train_loss_bits", "grad_cosine")
+# Curves a report draws beside its headline metric: training loss, and gradient fidelity.
+SIDE_CURVES = ("train_loss_bits", "grad_cosine")
+# The cost columns of a report, from the runs' own last logged values.
+COST_KEYS = ("tokens_per_s", "trace_bytes")
 
 
 def metric_info(key: str, goal: Optional[Literal["min", "max"]] = None) -> MetricInfo:
@@ -48,5 +54,5 @@ def metric_info(key: str, goal: Optional[Literal["min", "max"]] = None) -> Metri
     if known is None:
         return MetricInfo(key, key, goal or "min", ".4g")
     if goal is not None and goal != known.goal:
-        return MetricInfo(known.key, known.label, goal, known.fmt)
+        return MetricInfo(known.key, known.label, goal, known.fmt, known.integer)
     return known

@@ -7,6 +7,7 @@ for the device initialises a backend, which only the trial process (that trains)
 
 from __future__ import annotations
 
+import getpass
 import os
 import platform
 import socket
@@ -42,6 +43,21 @@ def provenance(*, device: bool = True) -> dict[str, str]:
     if device:
         tags.update(_jax())
     return tags
+
+
+def standard_tags(tags: dict[str, str], source: str) -> dict[str, str]:
+    """MLflow's own fields from our provenance: the run page shows source, commit and user."""
+    out = {"mlflow.source.name": source, "mlflow.source.type": "LOCAL", "mlflow.user": _user()}
+    if tags.get(GIT_COMMIT):
+        out["mlflow.source.git.commit"] = tags[GIT_COMMIT]
+    return out
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers) and no LOGNAME/USER
+        return "unknown"
 
 
 def _git() -> dict[str, str]:

@@ -33,15 +33,18 @@ class RunRecord:
     end_time: Optional[int] = None
 
     def final(self, key: str) -> Optional[float]:
-        """The run's final value of `key`: the `finish` summary if it has one, else the last logged."""
-        value = self.metrics.get(T.FINAL_METRIC_PREFIX + key, self.metrics.get(key))
+        """The run's final value of `key`: its summary tag if it has one, else the last logged point."""
+        text = self.tags.get(T.FINAL_PREFIX + key)
+        if text is not None:
+            try:
+                return float(text)
+            except ValueError:
+                pass  # "None": the trainer had no finite value; fall back to the history
+        value = self.metrics.get(key)
         return None if value is None else float(value)
 
     def diverged(self, key: str) -> bool:
         """A run diverged when its summary says so or its final value is not finite."""
-        flag = self.metrics.get(T.FINAL_METRIC_PREFIX + "diverged")
-        if flag is not None and flag > 0:
-            return True
         if self.tags.get(T.FINAL_PREFIX + "diverged", "").lower() == "true":
             return True
         value = self.final(key)

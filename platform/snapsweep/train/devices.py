@@ -41,11 +41,11 @@ class Placement:
 
     @classmethod
     def of(cls, members: int, devices: Optional[int]) -> "Placement":
-        if devices is None or devices == 1:
-            return cls(members, members, None)
-        if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+        if devices is not None and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
             raise ConfigError(f"devices must be an integer >= 1 or None, got {devices!r}", where="devices",
                               fix="give the number of local devices the trial holds (resources.gpu or resources.tpu)")
+        if devices is None or devices == 1:
+            return cls(members, members, None)
         local = jax.local_devices()
         if len(local) < devices:
             raise ConfigError(f"devices={devices}, but this process sees {len(local)} local "
@@ -54,22 +54,21 @@ class Placement:
         padded = -(-members // devices) * devices
         return cls(members, padded, Mesh(np.array(local[:devices]), (MEMBER_AXIS,)))
 
-    @property
-    def devices(self) -> int:
-        return 1 if self.mesh is None else self.mesh.size
-
     def pad(self, state):
-        """Real members [M] -> the device layout's [padded]: copies of the last member appended."""
+        """Real members [M] -> the device layout's [padded]: copies of the last member appended
+        (on the host: `place` then sends each leaf to its devices once)."""
         extra = self.padded - self.members
         if extra == 0:
             return state
-        return jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)]), state)
+        return jax.tree.map(lambda x: _host(x, lambda xp, a: xp.concatenate([a, xp.repeat(a[-1:], extra, axis=0)])),
+                            state)
 
     def real(self, tree):
-        """The real members of a tree with a leading [padded] axis (drops the padding copies)."""
+        """The real members of a tree with a leading [padded] axis (drops the padding copies;
+        gathered to the host when there are any)."""
         if self.padded == self.members:
             return tree
-        return jax.tree.map(lambda x: x[:self.members], tree)
+        return jax.tree.map(lambda x: _host(x, lambda xp, a: a[:self.members]), tree)
 
     def place(self, state):
         """Member axis split over the mesh (a no-op for arrays already placed so)."""
@@ -84,6 +83,14 @@ class Placement:
         return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec()))
 
 
+def _host(x, edit):
+    """edit(xp, array) on a leaf as a numpy array (np), or as a JAX array (jnp) for a typed PRNG
+    key, which numpy cannot hold."""
+    if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        return edit(jnp, x)
+    return edit(np, np.asarray(x))
+
+
 def per_device(fn: Callable, mesh: Optional[Mesh], member_args: Sequence[bool]) -> Callable:
     """`fn` over a pack -> `fn` run on each device's share of the members (mesh None: `fn` itself).
 
@@ -92,7 +99,8 @@ def per_device(fn: Callable, mesh: Optional[Mesh], member_args: Sequence[bool]) 
     if mesh is None:
         return fn
     specs = tuple(PartitionSpec(MEMBER_AXIS) if split else PartitionSpec() for split in member_args)
-    return jax.shard_map(fn, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(MEMBER_AXIS))
+    return jax.shard_map(fn, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(MEMBER_AXIS),
+                         check_vma=False)
 
 
 __all__ = ["MEMBER_AXIS", "Placement", "per_device"]

@@ -2,6 +2,8 @@
 
 Every leaf has a leading member axis M (members of a pack are vmapped). Nothing the trainer needs
 to resume lives outside it: host-side objects only cache compiled programs and wall-clock timers.
+On a trainer with devices=N (train/devices.py) that axis is split over the N devices and padded to
+a multiple of N with copies of the last member; a checkpoint holds the M real members only.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ def make_update(task, method: rtrl.Method, optimizer: optax.GradientTransformati
         ok = running & finite
 
         loss_bits = jnp.where(count > 0, stats.loss_sum / jnp.maximum(count, 1) / LN2, 0.0)
-        task_state = task.observe(task_state, loss_bits, per_element)
+        # Float32 like the task's own state (a float64 model's counts would otherwise promote it).
+        task_state = task.observe(task_state, loss_bits, per_element.astype(jnp.float32))
         progress = s.progress._replace(
             loss_nats=s.progress.loss_nats + stats.loss_sum.astype(jnp.float32),
             loss_count=s.progress.loss_count + count.astype(jnp.float32),

@@ -1,0 +1,70 @@
+"""Helpers of the fault tests: the sweep tests' tiny specs (tests/sweep/sweep_specs.py), and one
+pack trained in this process with its own tracking store and sweep storage, so that a fault can be
+injected between two of its checkpoints and the outcome compared with an uninterrupted pack."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sweep"))
+
+from mlflow import MlflowClient  # noqa: E402
+from sweep_specs import tiny_spec_text  # noqa: E402
+
+from snapsweep import spec  # noqa: E402
+from snapsweep.sweep import work  # noqa: E402
+from snapsweep.sweep.storage import PackStore  # noqa: E402
+from snapsweep.sweep.trainable import PackTraining, SweepJob  # noqa: E402
+from snapsweep.track import Tracker  # noqa: E402
+
+__all__ = ["Killed", "LocalPack", "tiny_spec_text"]
+
+
+class Killed(Exception):
+    """What the test raises to stop a pack the way a killed process stops."""
+
+
+@dataclass
+class LocalPack:
+    """The one pack of a one-pack spec in `root`: SQLite MLflow at root/mlflow.db, storage root/runs."""
+
+    root: Path
+    name: str = "faults"
+    steps: int = 60
+
+    def __post_init__(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f"{self.name}.yaml"
+        path.write_text(tiny_spec_text(self.name, methods=("snap1",), steps=self.steps), encoding="utf-8")
+        self.spec_path = path
+        self.spec = spec.load(path)
+        self.tracker = Tracker(f"sqlite:///{self.root / 'mlflow.db'}")
+        self.workload = work.build(self.spec, work.sweep_paths(self.spec, str(self.root / "runs")), set())
+        (self.pack,) = self.workload.packs
+        self.store = PackStore(self.workload.paths.pack_dir(self.pack.id))
+        digest = spec.spec_hash(self.spec)
+        parent = self.tracker.sweep_run(self.name, self.name, digest, spec.resolved_yaml(self.spec))
+        self.job = SweepJob(sweep=self.name, experiment=self.name, spec_hash=digest, tracking_uri=self.tracker.uri,
+                            parent_run_id=parent, paths=self.workload.paths, keep_checkpoints=2)
+
+    def train(self, stop_at: int | None = None) -> list[dict]:
+        """Train (or continue) the pack; `stop_at`: raise Killed right after the checkpoint at that step."""
+
+        def report(metrics: dict, checkpoint_dir) -> None:
+            if stop_at is not None and checkpoint_dir is not None and metrics["step"] == stop_at:
+                raise Killed(f"stopped at step {stop_at}")
+
+        return PackTraining(self.job, self.pack, tracker=self.tracker).run(report)
+
+    def histories(self, key: str = "train_loss_bits") -> list[list[tuple[int, float]]]:
+        """Every point MLflow holds for `key`, per member run (trial order), duplicates included."""
+        client = MlflowClient(tracking_uri=self.tracker.uri)
+        by_trial = {r.trial_id: r.run_id for r in self.tracker.member_runs(self.name, self.name)}
+        return [[(m.step, m.value) for m in sorted(client.get_metric_history(by_trial[t.id], key),
+                                                  key=lambda m: (m.step, m.timestamp))]
+                for t in self.pack.trials]
+
+    def member_statuses(self) -> list[str]:
+        return sorted(r.status for r in self.tracker.member_runs(self.name, self.name))
