@@ -33,7 +33,8 @@ def test_bench_rows_and_table():
     for r in speed:
         assert r["tokens_per_s"] > 0 and r["device"] and r["compiled_bytes"] > 0
         assert r["ratio_to_bptt"] is not None
-        assert r["bandwidth_floor_fraction"] is None  # CPU: no bandwidth floor
+        assert r["predicted_tokens_per_s"] > 0 and r["bandwidth"] > 0 and r["flop_rate"] > 0
+        assert (r["bandwidth_floor_fraction"] is None) == (r["trace_bytes"] == 0)
         assert r["trace_bytes"] == bench.run.sized_program("gru", 8, 2, 4, parse(r["method"]), 1.0) \
             .make_method().cost(2).trace_bytes
     assert speed[0]["ratio_to_bptt"] == 1.0 and speed[0]["trace_bytes"] == 0 and speed[1]["trace_bytes"] > 0

@@ -11,6 +11,7 @@ import pytest
 from snapsweep import rtrl
 from snapsweep.errors import BudgetError, ConfigError
 from snapsweep.rtrl import verify as v
+from snapsweep.rtrl.costs import row_param_count
 from snapsweep.rtrl.registry import MethodId
 
 
@@ -42,11 +43,18 @@ def test_cell_shapes_agree_with_the_cells():
 @pytest.mark.parametrize("cell,channels", [("gru", 1), ("lstm", 2), ("rnn", 1)])
 def test_trace_numbers_follow_the_paper(cell, channels):
     model = model_cfg(cell=cell, density=0.25)
-    params, _ = rtrl.init_model(model, jax.random.key(0))
+    params, structure = rtrl.init_model(model, jax.random.key(0))
     p = rtrl.cell_param_count(model)
     assert p == leaf_numbers(params["cell"])
     k = model.units
-    expected = {"snap1-online": channels * p, "snap1-traces-offline": channels * p, "rtrl-online": channels * k * p,
+    # SnAp-1 keeps one number (per channel) for each parameter its masks keep, nothing for masked ones.
+    G = params["cell"]["b"].shape[0]
+    kept = int(sum(jnp.sum(mask > 0) * G // mask.shape[0] for mask in structure["masks"].values()))
+    unmasked = kept + leaf_numbers(params["cell"]["b"]) + sum(
+        leaf_numbers(params["cell"][name]) for name in ("W", "U") if name not in structure["masks"])
+    assert row_param_count(model) * k == unmasked
+    expected = {"snap1-online": channels * unmasked, "snap1-traces-offline": channels * unmasked,
+                "rtrl-online": channels * k * p,
                 "uoro-online": channels * k + p, "bptt-offline": 0, "snap1-offline": 0}
     for name, numbers in expected.items():
         assert rtrl.make_method(model, name).cost(3).trace_numbers == numbers, name

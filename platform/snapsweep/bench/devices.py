@@ -40,14 +40,30 @@ def executable_bytes(compiled) -> int | None:
                - analysis.alias_size_in_bytes)
 
 
-def copy_bandwidth(nbytes: int = 1 << 28, repeats: int = 5) -> float:
-    """Bytes per second of a plain device copy (read + write counted)."""
+def copy_bandwidth(nbytes: int = 1 << 28, repeats: int = 5, passes: int = 4) -> float:
+    """Bytes per second of a plain device copy (read + write counted), buffer updated in place.
+
+    In place as the traces are (a scan carry): a fresh output buffer per call would time the
+    allocator's first touch of new pages on a CPU, not the memory."""
     x = jnp.ones((nbytes // 4,), jnp.float32)
-    copy = jax.jit(lambda a: a + 0.0)
-    copy(x).block_until_ready()
+    copy = jax.jit(lambda a: jax.lax.fori_loop(0, passes, lambda i, b: b + 1.0, a), donate_argnums=0)
+    x = copy(x).block_until_ready()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        copy(x).block_until_ready()
+        x = copy(x).block_until_ready()
         best = min(best, time.perf_counter() - t0)
-    return 2 * nbytes / best
+    return 2 * nbytes * passes / best
+
+
+def matmul_rate(n: int = 512, repeats: int = 5) -> float:
+    """FLOP per second of a square float32 matrix product (2 n^3 FLOPs)."""
+    a = jnp.ones((n, n), jnp.float32) / n
+    product = jax.jit(lambda m: m @ m)
+    product(a).block_until_ready()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        product(a).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best

@@ -9,6 +9,7 @@ the trainer logs and `snapsweep plan` prices.
 from __future__ import annotations
 
 from snapsweep.errors import BudgetError, ConfigError
+from snapsweep.rtrl.costs import step_seconds
 from snapsweep.rtrl.registry import parse
 from snapsweep.bench import devices
 from snapsweep.bench.workload import compile_pack, sized_program, time_pack, updates_per_window
@@ -32,7 +33,9 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
     `methods`: registry names (bptt-offline, snap1-offline, snap1-traces-offline, snap2-online, ...).
     Throughput rows: method (canonical name), cell, hidden, units, density, batch, length, tokens_per_s,
     ratio_to_bptt, peak_device_bytes, compiled_bytes, trace_bytes, bytes_per_step,
-    bandwidth_floor_fraction, device, skipped.
+    bandwidth_floor_fraction (measured / 2 trace_bytes per step at the copy bandwidth),
+    predicted_tokens_per_s (rtrl.costs.step_seconds at the rates measured in this run),
+    measured_over_predicted, bandwidth, flop_rate, device, skipped.
     Memory-flatness rows (kind "memory"): FLATNESS_METHODS compiled at each length in
     `lengths_for_memory`, with compiled_bytes (and peak_device_bytes where the device reports it).
     """
@@ -40,7 +43,9 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
     say = progress or (lambda message: None)
     kind = devices.device_kind()
     cpu = devices.on_cpu()
-    bandwidth = None if cpu else devices.copy_bandwidth()
+    # Measured in this run: the floor and the static prediction (rtrl.costs.step_seconds) use them.
+    bandwidth, flop_rate = devices.copy_bandwidth(), devices.matmul_rate()
+    say(f"copy bandwidth {bandwidth / 1e9:.1f} GB/s, matrix products {flop_rate / 1e9:.1f} GFLOP/s")
     flop_limit = MAX_FLOP_PER_UPDATE["cpu" if cpu else "other"]
     rows: list[dict] = []
     task = None  # one random-text task per (batch, length), shared by every method and size
@@ -52,6 +57,8 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
                    "density": density, "batch": batch, "length": length, "tokens_per_s": None,
                    "ratio_to_bptt": None, "peak_device_bytes": None, "compiled_bytes": None,
                    "trace_bytes": None, "bytes_per_step": None, "bandwidth_floor_fraction": None,
+                   "predicted_tokens_per_s": None, "measured_over_predicted": None,
+                   "bandwidth": bandwidth, "flop_rate": flop_rate,
                    "device": kind, "skipped": None}
             rows.append(row)
             try:
@@ -78,10 +85,12 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
                 bptt_tps = row["tokens_per_s"]
             if bptt_tps:
                 row["ratio_to_bptt"] = row["tokens_per_s"] / bptt_tps
-            if bandwidth and cost.bytes_per_step:
-                # Floor: moving the traces' bytes of every time step at the device's copy bandwidth.
-                floor_tps = batch / (cost.bytes_per_step / bandwidth)
+            if cost.trace_bytes:
+                # Floor: reading and writing the traces once per time step at the copy bandwidth.
+                floor_tps = batch / (2 * cost.trace_bytes / bandwidth)
                 row["bandwidth_floor_fraction"] = row["tokens_per_s"] / floor_tps
+            row["predicted_tokens_per_s"] = batch / step_seconds(cost, bandwidth, flop_rate)
+            row["measured_over_predicted"] = row["tokens_per_s"] / row["predicted_tokens_per_s"]
             say(f"{name} k={row['units']}: {row['tokens_per_s']:.0f} tokens/s")
             del pack
         if lengths_for_memory:

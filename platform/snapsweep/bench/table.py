@@ -16,17 +16,18 @@ def format_table(rows: list[dict]) -> str:
     out = []
     speed = [r for r in rows if r.get("kind", "throughput") == "throughput"]
     if speed:
-        out.append("| method | k | density | batch | T | tokens/s | vs BPTT | trace MiB | compiled MiB "
-                   "| peak device MiB | bandwidth floor | device |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        out.append("| method | k | density | batch | T | tokens/s | predicted | measured/predicted | vs BPTT "
+                   "| trace MiB | compiled MiB | peak device MiB | bandwidth floor | device |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in speed:
             if r.get("skipped"):
                 out.append(f"| {r['method']} | {r['units'] or r['hidden']} | {r['density']:g} | {r['batch']} | {r['length']} "
-                           f"| skipped: {r['skipped']} | | | | | | {r['device']} |")
+                           f"| skipped: {r['skipped']} | | | | | | | | {r['device']} |")
                 continue
             out.append(
                 f"| {r['method']} | {r['units']} | {r['density']:g} | {r['batch']} | {r['length']} "
-                f"| {_num(r['tokens_per_s'])} "
+                f"| {_num(r['tokens_per_s'])} | {_num(r.get('predicted_tokens_per_s'))} "
+                f"| {_num(r.get('measured_over_predicted'), '{:.2f}')} "
                 f"| {_num(r['ratio_to_bptt'], '{:.2f}')} | {_mib(r['trace_bytes'])} "
                 f"| {_mib(r['compiled_bytes'])} | {_mib(r['peak_device_bytes'])} "
                 f"| {_num(r['bandwidth_floor_fraction'], '{:.0%}')} | {r['device']} |")

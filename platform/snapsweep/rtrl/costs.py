@@ -6,7 +6,9 @@ spec layer checks budgets and the planner prices packs where JAX is not installe
 suite (tests/rtrl) checks `trace_numbers` against the real size of every method's carry.
 
 Notation: k units, G gates, C state channels, n_in input width, V readout width, m kept fan-in,
-p = G k (k + n_in + 1) stored cell parameters, B batch, N SnAp-n's neighbourhood bound.
+m_in kept input columns (n_in without input masks), p = G k (k + n_in + 1) stored cell parameters,
+B batch, N SnAp-n's neighbourhood bound. Traces keep unmasked parameters only: SnAp-1 C k G (m + m_in
++ 1) numbers per example, SnAp-n N times that.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from snapsweep.errors import BudgetError
-from snapsweep.rtrl.config import CELL_SHAPES, ModelConfig
+from snapsweep.rtrl.config import CELL_SHAPES, ModelConfig, mask_fan_in
 from snapsweep.rtrl.registry import MethodId
 
 # Per-example bytes of method state above which a method is refused: at batch 16 this is 16 GiB
@@ -40,10 +42,15 @@ def cell_param_count(model: ModelConfig) -> int:
     return G * k * (k + model.input_width + 1)
 
 
+def input_fan_in(model: ModelConfig) -> int:
+    """Kept input columns per row of W: all n_in, or the input mask's fixed fan-in (model.py)."""
+    return mask_fan_in(model.input_width, model.density) if model.mask_inputs else model.input_width
+
+
 def row_param_count(model: ModelConfig) -> int:
-    """Parameters of one unit's row with U stored compactly (kept entries only): G (m + n_in + 1)."""
+    """Unmasked parameters of one unit's row (kept entries of U and W only): G (m + m_in + 1)."""
     G, _ = CELL_SHAPES[model.cell]
-    return G * (model.fan_in + model.input_width + 1)
+    return G * (model.fan_in + input_fan_in(model) + 1)
 
 
 def neighbourhood_size(model: ModelConfig, n: int) -> int:
@@ -69,7 +76,7 @@ def trace_numbers(method: MethodId, model: ModelConfig) -> int:
     if method.family == "bptt" or (method.family == "snap" and method.n == 1 and method.resolved_form == "cut"):
         return 0  # backward methods: nothing carried between calls
     if method.family == "snap" and method.n == 1:
-        return C * p
+        return C * k * row_param_count(model)  # one number per unmasked parameter and channel
     if method.family == "snap":
         return k * neighbourhood_size(model, method.n) * C * row_param_count(model)
     if method.family in ("rtrl", "snap-numeric"):
@@ -121,3 +128,12 @@ def check_budget(method: MethodId, model: ModelConfig, budget_bytes: int | None 
             where="method",
             fix="use a smaller hidden size, a sparser network (for SnAp-n), snap1, or bptt-offline",
         )
+
+
+def step_seconds(step_cost: Cost, bandwidth: float, flop_rate: float) -> float:
+    """Predicted seconds of one time step for the batch: trace bytes at the copy bandwidth plus
+    FLOPs at the matrix-product rate (bytes/s and FLOP/s measured on the device, bench/devices.py).
+
+    The two are added, not overlapped: on a CPU the trace update and the products it needs run in
+    the same loops one after the other, so neither hides the other."""
+    return step_cost.bytes_per_step / bandwidth + step_cost.flops_per_step / flop_rate

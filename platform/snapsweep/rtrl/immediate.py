@@ -49,3 +49,11 @@ def outer(coef, x_vec, h):
     """Immediate entries in parameter shape: coef leaves [..., G, k] -> W [..., G, k, n_in], U [..., G, k, k],
     b [..., G, k]."""
     return {"W": coef["W"][..., None] * x_vec, "U": coef["U"][..., None] * h, "b": coef["b"]}
+
+
+def kept_presynaptic(vec, x, cols):
+    """Presynaptic values [B, n] at kept columns cols [Gm, k, m] -> [B, Gm, k, m]. A one-hot token
+    (integer x) becomes a comparison with the column index: no one-hot vector, no gather."""
+    if x is not None and jnp.issubdtype(x.dtype, jnp.integer):
+        return (cols[None] == x[:, None, None, None]).astype(vec.dtype)
+    return vec[:, cols]

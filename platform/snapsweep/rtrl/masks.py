@@ -12,6 +12,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from snapsweep.rtrl.costs import input_fan_in
+
 
 def regular_mask(key, width: int, fan_in: int, dtype) -> jax.Array:
     """[width, width] 0/1 mask, exactly `fan_in` ones in every row and every column."""
@@ -43,3 +45,30 @@ def kept_columns(mask: jax.Array, fan_in: int) -> jax.Array:
     # Kept columns sort first (key < width), in ascending order; the rest after.
     sort_key = jnp.where(mask > 0, 0, width) + jnp.arange(width)
     return jnp.argsort(sort_key, axis=-1)[..., :fan_in].astype(jnp.int32)
+
+
+def gather_columns(leaf: jax.Array, cols: jax.Array) -> jax.Array:
+    """leaf [G, k, width, ...] at kept columns cols [Gm, k, m] (Gm = 1 or G) -> [G, k, m, ...]."""
+    G, k = leaf.shape[:2]
+    index = jnp.broadcast_to(cols, (G, k, cols.shape[-1]))
+    return jnp.take_along_axis(leaf, index.reshape(index.shape + (1,) * (leaf.ndim - 3)), axis=2)
+
+
+def scatter_columns(values: jax.Array, cols: jax.Array, width: int) -> jax.Array:
+    """Transpose of `gather_columns` for [G, k, m] values: zeros elsewhere, [G, k, width]."""
+    G, k, m = values.shape
+    index = jnp.broadcast_to(cols, (G, k, m))
+    g = jnp.arange(G)[:, None, None]
+    i = jnp.arange(k)[None, :, None]
+    return jnp.zeros((G, k, width), values.dtype).at[g, i, index].add(values)
+
+
+def compact_columns(model, masks) -> dict:
+    """Kept columns of the masked matrices that traces store compactly: {"U": [Gm, k, m]} on a
+    sparse net, {"W": [Gm, k, m_in]} with masked inputs; a leaf left out is stored at full width."""
+    cols = {}
+    if model.fan_in < model.units:
+        cols["U"] = kept_columns(masks["U"], model.fan_in)
+    if "W" in masks and input_fan_in(model) < model.input_width:
+        cols["W"] = kept_columns(masks["W"], input_fan_in(model))
+    return cols

@@ -12,7 +12,7 @@ Tables, padded to a size that depends only on the config (costs.neighbourhood_si
   nbr [k, N]         units of N_v, v itself first (slot 0, where the immediate term lands)
   valid [k, N]       False on padding slots
   keep [k, N, C, G]  M_n restricted to (unit nbr[v, a], channel c) x (gate-g parameters of unit v)
-  cols [Gm, k, m]    kept columns of each row of U, so traces store only kept recurrent weights
+(the kept columns of each row, so traces store only unmasked weights, are masks.compact_columns).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import jax.numpy as jnp
 
 from snapsweep.rtrl.cells import get_cell
 from snapsweep.rtrl.costs import neighbourhood_size
-from snapsweep.rtrl.masks import kept_columns
 
 
 def unit_graph(mask_u):
@@ -73,4 +72,4 @@ def neighbourhood_tables(model, masks, n: int):
     P = state_pattern(cell, masks["U"], n)  # [G, C, u, v]
     keep = P[:, :, nbr, jnp.arange(k)[:, None]]  # [G, C, k(v), N]
     keep = jnp.transpose(keep, (2, 3, 1, 0)) & valid[:, :, None, None]
-    return {"nbr": nbr, "valid": valid, "keep": keep, "cols": kept_columns(masks["U"], model.fan_in)}
+    return {"nbr": nbr, "valid": valid, "keep": keep}

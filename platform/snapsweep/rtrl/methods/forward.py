@@ -46,6 +46,9 @@ class TraceRule(NamedTuple):
     # reset(traces, reset [B]) -> traces with the rows of reset examples zeroed; None: the batch axis
     # leads every leaf (model.reset_rows). Rules with another layout (snap1_traces: [G, k, C·B, ...]) set it.
     reset: Callable | None = None
+    # True: the rule applies resets itself, inside `advance(..., reset=reset [B])`, so the traces are
+    # not rewritten by a separate pass every step (snapn folds it into its D_local product).
+    fused_reset: bool = False
 
 
 def no_hoist(cell_params, tables):
@@ -84,9 +87,12 @@ def make_forward_method(model, rule: TraceRule, method_id: MethodId) -> Method:
             state, trace, key, acc = c
             x, tok, y, w, reset = inputs
             state = reset_rows(state, reset)
-            trace = rule.reset(trace, reset) if rule.reset is not None else reset_rows(trace, reset)
             key, sub = jax.random.split(key)
-            new_state, trace = rule.advance(cell_params, hoisted, state, trace, x, sub)
+            if rule.fused_reset:
+                new_state, trace = rule.advance(cell_params, hoisted, state, trace, x, sub, reset=reset)
+            else:
+                trace = rule.reset(trace, reset) if rule.reset is not None else reset_rows(trace, reset)
+                new_state, trace = rule.advance(cell_params, hoisted, state, trace, x, sub)
             (loss_sum, count), pull = jax.vjp(lambda ro, h: readout_loss(ro, h, y, w), params["readout"],
                                               new_state[:, 0])
             g_readout, dh = pull((inv_b, jnp.zeros((), dtype)))

@@ -12,13 +12,19 @@ and the full 2x2 block. The strict pattern M_1 = pattern(I_t) would drop (c_i, o
 parameters of i), which is zero in I_t; the block form keeps it, so its value (nonzero only through
 a kept diagonal of U) carries over. The diagonal-cut form (snap1_cut.py) computes the same thing.
 
-Layout and performance. The update is bound by memory bandwidth (B·C·p trace numbers per step). The
-traces are stored per leaf as [G, k, C·B, (n)] (W: n = n_in, U: n = k, b: none): entry (g, i, n) of
+Only unmasked parameters get a trace: U's row is stored at its m kept columns and, with masked
+inputs, W's at its kept input columns (masks.compact_columns; every row keeps the same number, so
+shapes are static); the gradient is scattered back into parameter shape once per step.
+
+Layout and performance. The update is bound by memory bandwidth (B·C·k·G·(m_in + m + 1) trace
+numbers per step). The traces are stored per leaf as [G, k, C·B, (n)] (W: n = m_in, U: n = m, b:
+none): entry (g, i, n) of
 channel c of example b at J[g, i, c·B + b, n] (one merged axis: a size-1 channel axis made XLA:CPU
 pick a layout for the loop carry that it then copied back every step). Then
   - the update J[g, i, co, b, n] = Σ_ci d[b, co, ci, i] J[g, i, ci, b, n] + c[b, co, g, i] pre[b, n] is
     one elementwise expression over the whole batch with the presynaptic axis minor (the sum over ci
-    unrolled, C <= 2; pre is the [B, n_in] one-hot or embedding, or h): one fused pass that reads
+    unrolled, C <= 2; pre is the [B, n_in] one-hot or embedding, or h, at the kept columns where a
+    mask thins the row: a comparison for one-hot tokens, a gather otherwise): one fused pass that reads
     and writes every trace entry once and materialises no [B, p] immediate term;
   - the gradient Σ_b Σ_c δ[b, c, i] J[g, i, c, b, n] is a batched vector-matrix product with (g, i)
     as leading batch axes and (c, b) contracted: it reads the new traces once, in place, no transpose.
@@ -34,9 +40,10 @@ import jax.numpy as jnp
 from typing import Any, NamedTuple
 
 from snapsweep.rtrl.cells import get_cell, matvec
-from snapsweep.rtrl.immediate import channel_basis, coefficients, presynaptic
-from snapsweep.rtrl.methods.forward import TraceRule, no_hoist, no_tables
-from snapsweep.rtrl.model import cell_shapes
+from snapsweep.rtrl.costs import input_fan_in
+from snapsweep.rtrl.immediate import channel_basis, coefficients, kept_presynaptic, presynaptic
+from snapsweep.rtrl.masks import compact_columns, scatter_columns
+from snapsweep.rtrl.methods.forward import TraceRule
 
 BATCH_AXIS = 2  # of every trace leaf: [G, k, C·B, ...] (channel-major)
 
@@ -57,14 +64,24 @@ def diagonal_and_coefficients(cell, p, s, x):
     return new, jnp.swapaxes(cols, 0, 1), coef
 
 
+def trace_widths(model) -> dict:
+    """Presynaptic width each leaf stores: kept columns only where a mask thins the row (masks.py)."""
+    return {"W": input_fan_in(model), "U": model.fan_in, "b": None}
+
+
 def make_rule(model) -> TraceRule:
     cell = get_cell(model.cell)
-    C = cell.channels
+    C, G, k = cell.channels, cell.gates, model.units
+    widths = trace_widths(model)
+    dtype = jnp.dtype(model.dtype)
+
+    def prepare(structure):
+        return compact_columns(model, structure["masks"])
 
     def zeros(tables, batch_size):
-        # parameter leaf [G, k, ...] -> trace leaf [G, k, C·B, ...]
-        return Snap1Traces(**jax.tree.map(
-            lambda sd: jnp.zeros(sd.shape[:2] + (C * batch_size,) + sd.shape[2:], sd.dtype), cell_shapes(model)))
+        # parameter leaf [G, k, (n)] -> trace leaf [G, k, C·B, (kept n)]
+        return Snap1Traces(**{name: jnp.zeros((G, k, C * batch_size) + (() if w is None else (w,)), dtype)
+                              for name, w in widths.items()})
 
     def reset(traces, reset_b):
         def zero(J):
@@ -73,10 +90,16 @@ def make_rule(model) -> TraceRule:
 
         return jax.tree.map(zero, traces)
 
-    def advance(p, hoisted, state, traces, x, key):
+    def presynaptic_at(name, vec, x, cols):
+        """Presynaptic values of leaf `name` broadcastable to [G, k, B, n]: [B, n] at full width, or
+        [Gm, k, B, m] at the kept columns."""
+        if name not in cols:
+            return vec
+        return jnp.moveaxis(kept_presynaptic(vec, x if name == "W" else None, cols[name]), 0, 2)
+
+    def advance(p, cols, state, traces, x, key):
         new, d, coef = jax.vmap(lambda s, x_: diagonal_and_coefficients(cell, p, s, x_))(state, x)
         x_vec, h = presynaptic(x, state[:, 0], model.input_width)  # [B, n_in] (one-hot: iota == x), [B, k]
-        pre = {"W": x_vec, "U": h}  # [B, n]
         d = jnp.transpose(d, (1, 2, 3, 0))  # [co, ci, k, B]
         coef = jax.tree.map(lambda c: jnp.transpose(c, (2, 3, 1, 0)), coef)  # [B, C, G, k] -> [G, k, C, B]
         B = x.shape[0]
@@ -90,7 +113,8 @@ def make_rule(model) -> TraceRule:
         # Measured at k=128 (GRU, B=16): the U-trace update went from 4x the cost of the W one per
         # entry to parity.
         one = p["b"][0, 0] * 0 + 1
-        d, coef, pre = jax.tree.map(lambda a: a / one, (d, coef, pre))
+        d, coef, x_vec, h = jax.tree.map(lambda a: a / one, (d, coef, x_vec, h))
+        pre = {"W": presynaptic_at("W", x_vec, x, cols), "U": presynaptic_at("U", h, x, cols)}
 
         def update(name, J):
             tail = (1,) * (J.ndim - 3)
@@ -105,21 +129,23 @@ def make_rule(model) -> TraceRule:
 
         return new, Snap1Traces(**{name: update(name, J) for name, J in traces._asdict().items()})
 
-    def contract(delta, traces, hoisted):
+    def contract(delta, traces, cols):
         # grad[g, i, ...] = Σ_c Σ_b δ[b, c, i] J[g, i, c, b, ...]: a batched (over g, i) vector-matrix product.
-        def one(J):
-            G, k, CB = J.shape[:3]
-            dl = jnp.broadcast_to(jnp.transpose(delta, (2, 1, 0)).reshape(1, k, CB), (G, k, CB))
+        def one(name, J):
+            G_, k_, CB = J.shape[:3]
+            dl = jnp.broadcast_to(jnp.transpose(delta, (2, 1, 0)).reshape(1, k_, CB), (G_, k_, CB))
             if J.ndim == 3:
                 return jnp.sum(dl * J, axis=2)
-            return jax.lax.dot_general(dl, J, (((2,), (2,)), ((0, 1), (0, 1))))
+            grad = jax.lax.dot_general(dl, J, (((2,), (2,)), ((0, 1), (0, 1))))
+            return scatter_columns(grad, cols[name], full_width[name]) if name in cols else grad
 
-        return {name: one(J) for name, J in traces._asdict().items()}
+        return {name: one(name, J) for name, J in traces._asdict().items()}
 
+    full_width = {"W": model.input_width, "U": k}
     return TraceRule(
-        prepare=no_tables,
+        prepare=prepare,
         zeros=zeros,
-        hoist=no_hoist,
+        hoist=lambda cell_params, tables: tables,
         advance=advance,
         contract=contract,
         reset=reset,

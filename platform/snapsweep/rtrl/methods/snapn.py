@@ -1,16 +1,25 @@
-"""SnAp-n (n >= 2): J_t ← M_n ⊙ (I_t + D_t J_{t-1}) with the pattern stored compactly.
+"""SnAp-n (n >= 2): J_t ← M_n ⊙ (I_t + D_t J_{t-1}) with only the pattern's entries stored.
 
-Layout (per example): for each owner unit v, J_v[a, c, ...row] holds ∂s[c, nbr[v, a]] / ∂(row-v
-parameters), with U's row stored only at its kept columns. The update is local to N_v:
+Layout: one array J [k, B, N·C, R] per batch. For owner unit v, row (a, c) holds ∂s[c, nbr[v, a]]
+with respect to the R = G (m_in + m + 1) unmasked parameters of v's row, gate by gate: W at its
+kept input columns, U at its kept recurrent columns, b (masks.compact_columns; a row without a mask
+is stored whole). The update is local to N_v:
   J_v ← D_local[v] J_v + immediate at slot 0,   D_local[v] = D restricted to N_v x N_v,
-followed by the mask `keep` (M_n within N_v, per channel and gate). That equals the masked dense
+followed by the mask `keep` (M_n within N_v, per channel and gate) where the cell's pattern differs
+between gates or channels (the LSTM); for a one-channel cell whose gates all drive the state the
+mask is exactly `valid`, which zero rows of D_local already enforce. That equals the masked dense
 update because J is zero outside the pattern: every term D[u, w] J[w] that feeds a kept entry has w
 in N_v. D is never formed densely per example:
   D = diag(direct) + Σ_g diag(coef_g) U_g,
 with `direct` and `coef_g` from JVPs through the cell (w.r.t. the state with the matvec stopped, and
 w.r.t. a zero probe added to the matvec outputs), and U_g gathered on N_v x N_v once per call.
 
-Memory: k · N · C · G · (m + n_in + 1) numbers per example (N = neighbourhood bound, m = fan-in).
+Speed: the step is one batched matrix product [N·C x N·C] @ [N·C x R] per (owner, example), and
+the gradient one per owner contracting (example, slot): with the owner axis leading neither needs
+a transposed copy of the traces, so they are read twice and written once per step. Resets are
+folded into D_local (`fused_reset`) rather than a separate pass.
+
+Memory: k · N · C · G · (m + m_in + 1) numbers per example (N = neighbourhood bound, m = fan-in).
 On a dense network N = k and this is RTRL (SnAp-2 on a dense net equals RTRL); the budget decides.
 """
 
@@ -22,102 +31,117 @@ import jax.numpy as jnp
 from typing import Any, NamedTuple
 
 from snapsweep.rtrl.cells import get_cell, matvec
-from snapsweep.rtrl.costs import neighbourhood_size
-from snapsweep.rtrl.immediate import channel_basis, coefficients, presynaptic
+from snapsweep.rtrl.costs import input_fan_in, neighbourhood_size
+from snapsweep.rtrl.immediate import channel_basis, coefficients, kept_presynaptic, presynaptic
+from snapsweep.rtrl.masks import compact_columns, scatter_columns
 from snapsweep.rtrl.methods.forward import TraceRule
-from snapsweep.rtrl.model import cell_shapes
 from snapsweep.rtrl.neighbourhoods import neighbourhood_tables
 
 
 class SnapNTraces(NamedTuple):
-    """J restricted to each unit's neighbourhood, rows stored compactly: leaves [B, k, N, C, G, ...row]
-    (W: n_in, U: m kept columns, b: none)."""
+    """J on each unit's neighbourhood, unmasked row entries only: [k, B, N·C, G·(m_in + m + 1)]."""
 
-    W: Any
-    U: Any
-    b: Any
+    J: Any
+
+
+def uniform_pattern(cell) -> bool:
+    """M_n within N_v is `valid` for every channel and gate: one channel, driven by every gate."""
+    return cell.channels == 1 and all(row == (1,) for row in cell.gate_channels)
 
 
 def make_rule(model, n: int) -> TraceRule:
     cell = get_cell(model.cell)
-    C, G, k, m = cell.channels, cell.gates, model.units, model.fan_in
+    C, G, k = cell.channels, cell.gates, model.units
     N = neighbourhood_size(model, n)
+    widths = {"W": input_fan_in(model), "U": model.fan_in}
+    R1 = widths["W"] + widths["U"] + 1  # one gate's part of a row
+    full_width = {"W": model.input_width, "U": k}
     dtype = jnp.dtype(model.dtype)
+    masked = not uniform_pattern(cell)
 
-    def rows(tree, cols):
-        """Parameter-shaped pytree (leaves [G, k, ...]) -> per-unit rows (leaves [k, G, ...row])."""
-        U = jnp.take_along_axis(tree["U"], jnp.broadcast_to(cols, (G, k, m)), axis=2)
-        return {"W": jnp.moveaxis(tree["W"], 1, 0), "U": jnp.moveaxis(U, 1, 0), "b": jnp.moveaxis(tree["b"], 1, 0)}
-
-    def unrows(row_tree, cols):
-        """Transpose of `rows` (scatter the kept entries back into parameter shape)."""
-        zero = jax.tree.map(lambda sd: jnp.zeros(sd.shape, sd.dtype), cell_shapes(model))
-        _, pull = jax.vjp(lambda t: rows(t, cols), zero)
-        return pull(row_tree)[0]
+    def prepare(structure):
+        masks = structure["masks"]
+        return dict(neighbourhood_tables(model, masks, n), cols=compact_columns(model, masks))
 
     def zeros(tables, batch_size):
-        row_shapes = {"W": (G, model.input_width), "U": (G, m), "b": (G,)}
-        return SnapNTraces(**{name: jnp.zeros((batch_size, k, N, C) + shape, dtype)
-                              for name, shape in row_shapes.items()})
+        return SnapNTraces(jnp.zeros((k, batch_size, N * C, G * R1), dtype))
 
     def hoist(params, tables):
         nbr, valid = tables["nbr"], tables["valid"]
         # U_local[v, g, a, b] = U_g[nbr[v, a], nbr[v, b]], zero on padding slots.
         U_local = params["U"][:, nbr[:, :, None], nbr[:, None, :]]  # [G, k, N, N]
         pair = (valid[:, :, None] & valid[:, None, :])[None]
-        return {"U_local": jnp.moveaxis(jnp.where(pair, U_local, 0), 0, 1), **tables}
+        hoisted = {"U_local": jnp.moveaxis(jnp.where(pair, U_local, 0), 0, 1), **tables}
+        if masked:  # keep [k, N, C, G] -> [k, N·C, G·R1], the layout of J
+            keep = jnp.repeat(tables["keep"].astype(dtype), R1, axis=3)
+            hoisted["keep_rows"] = keep.reshape(k, 1, N * C, G * R1)
+        return hoisted
 
-    def advance_one(p, hoisted, s, J, x):
-        nbr, cols = hoisted["nbr"], hoisted["cols"]
-        basis = channel_basis(s)
-        # Immediate term at the owner slot: coefficient of unit v times presynaptic values (immediate.py),
-        # with U's row taken at its kept columns only.
-        new, coef = coefficients(cell, p, s, x)
-        x_vec, h = presynaptic(x, s[0], model.input_width)
-        h_kept = h[jnp.broadcast_to(cols, (G, k, m))]  # [G, k, m]
-        imm = {
-            "W": jnp.swapaxes(coef["W"], 1, 2)[..., None] * x_vec,  # [C, k, G, n_in]
-            "U": jnp.swapaxes(coef["U"][..., None] * h_kept, 1, 2),  # [C, k, G, m]
-            "b": jnp.swapaxes(coef["b"], 1, 2),  # [C, k, G]
-        }
-        # D pieces: direct[ci, co, i] and coef[g, co, i], from C + G JVPs.
+    def presynaptic_row(name, vec, x, cols):
+        """[B, G, k, width] presynaptic values of leaf `name` at the stored columns."""
+        B = vec.shape[0]
+        if name in cols:
+            return jnp.broadcast_to(kept_presynaptic(vec, x if name == "W" else None, cols[name]),
+                                    (B, G, k, widths[name]))
+        return jnp.broadcast_to(vec[:, None, None, :], (B, G, k, vec.shape[-1]))
+
+    def local_jacobian(p, hoisted, state, x):
+        """-> (new state, D_local [k, B, N·C, N·C] with rows (a, co), columns (b, ci), coef leaves)."""
+        nbr, valid = hoisted["nbr"], hoisted["valid"]
         eps0 = jnp.zeros((G, k), dtype)
-        f = lambda s_, eps: cell.step(p, s_, x, matvec.probed(eps))
-        t_state = jnp.concatenate([basis, jnp.zeros((G, C, k), dtype)])
-        t_eps = jnp.concatenate([jnp.zeros((C, G, k), dtype), jnp.broadcast_to(jnp.eye(G, dtype=dtype)[:, :, None], (G, G, k))])
-        outs = jax.vmap(lambda ts, te: jax.jvp(f, (s, eps0), (ts, te))[1])(t_state, t_eps)
-        direct, coef = outs[:C], outs[C:]
-        # D_local[v, a, co, b, ci]
-        dir_l = jnp.transpose(direct[:, :, nbr], (2, 3, 1, 0))  # [k, N, co, ci]
-        coef_l = coef[:, :, nbr]  # [G, co, k, N]
-        cross = jnp.einsum("gcva,vgab->vacb", coef_l, hoisted["U_local"])  # h-channel input only
+
+        def one(s, x_):
+            new, coef = coefficients(cell, p, s, x_)
+            f = lambda s_, eps: cell.step(p, s_, x_, matvec.probed(eps))
+            t_state = jnp.concatenate([channel_basis(s), jnp.zeros((G, C, k), dtype)])
+            t_eps = jnp.concatenate([jnp.zeros((C, G, k), dtype),
+                                     jnp.broadcast_to(jnp.eye(G, dtype=dtype)[:, :, None], (G, G, k))])
+            outs = jax.vmap(lambda ts, te: jax.jvp(f, (s, eps0), (ts, te))[1])(t_state, t_eps)
+            return new, coef, outs[:C], outs[C:]  # direct [ci, co, k], coef_D [g, co, k]
+
+        new, coef, direct, coef_d = jax.vmap(one)(state, x)
+        dir_l = jnp.transpose(direct[..., nbr], (3, 0, 4, 2, 1))  # [k, B, N, co, ci]
+        cross = jnp.einsum("bgcva,vgax->vbacx", coef_d[..., nbr], hoisted["U_local"])  # via h only
         eyeN = jnp.eye(N, dtype=dtype)
-        D_local = eyeN[None, :, None, :, None] * dir_l[:, :, :, None, :]
-        D_local = D_local.at[..., 0].add(cross)
+        D = eyeN[None, None, :, None, :, None] * dir_l[:, :, :, :, None, :]
+        D = D.at[..., 0].add(cross)
+        D = D * valid[:, None, :, None, None, None]  # padding rows stay zero
+        B = state.shape[0]
+        return new, D.reshape(k, B, N * C, N * C), coef
 
-        keep = hoisted["keep"].astype(dtype)  # [k, N, C, G]
-
-        def update(J_leaf, imm_leaf):
-            out = jnp.einsum("vacbi,vbi...->vac...", D_local, J_leaf)
-            out = out.at[:, 0].add(jnp.moveaxis(imm_leaf, 0, 1))
-            return out * keep.reshape(keep.shape + (1,) * (out.ndim - 4))  # M_n ⊙ (I + D J)
-
-        return new, SnapNTraces(**{name: update(J_leaf, imm[name]) for name, J_leaf in J._asdict().items()})
-
-    def advance(p, hoisted, state, traces, x, key):
-        return jax.vmap(advance_one, in_axes=(None, None, 0, 0, 0))(p, hoisted, state, traces, x)
+    def advance(p, hoisted, state, traces, x, key, reset):
+        cols = hoisted["cols"]
+        new, D, coef = local_jacobian(p, hoisted, state, x)
+        # A reset example's traces restart from J = 0: a zero D_local gives D J = 0 (the traces are
+        # finite; a non-finite one has already poisoned the loss and stopped the member), so the
+        # traces are not rewritten by a separate pass first.
+        D = jnp.where(reset[None, :, None, None], jnp.zeros((), dtype), D)
+        B = state.shape[0]
+        x_vec, h = presynaptic(x, state[:, 0], model.input_width)
+        pre = {"W": presynaptic_row("W", x_vec, x, cols), "U": presynaptic_row("U", h, x, cols)}
+        # Immediate term of owner v at slot 0, channel c: [k, B, C, G·R1] (immediate.py).
+        parts = [coef[name][..., None] * pre[name][:, None] for name in ("W", "U")] + [coef["b"][..., None]]
+        imm = jnp.concatenate(parts, axis=-1)  # [B, C, G, k, R1]
+        imm = jnp.transpose(imm, (3, 0, 1, 2, 4)).reshape(k, B, C, G * R1)
+        out = jnp.einsum("vbij,vbjr->vbir", D, traces.J)
+        out = out.at[:, :, :C].add(imm)
+        if masked:
+            out = out * hoisted["keep_rows"]  # M_n ⊙ (I + D J)
+        return new, SnapNTraces(out)
 
     def contract(delta, traces, hoisted):
-        d_nbr = delta[:, :, hoisted["nbr"]]  # [B, C, k, N]
-        row_grads = {
-            name: jnp.einsum("bcva,bvac...->v...", d_nbr, J_leaf) for name, J_leaf in traces._asdict().items()
-        }
-        return unrows(row_grads, hoisted["cols"])
+        cols = hoisted["cols"]
+        B = delta.shape[0]
+        d_nbr = jnp.transpose(delta[:, :, hoisted["nbr"]], (2, 0, 3, 1)).reshape(k, B, N * C)
+        # A multiply-and-reduce, not a dot: XLA:CPU runs this batched matrix-vector product as
+        # one reading pass, where its dot emitter took as long as the whole trace update.
+        rows = jnp.sum(d_nbr[..., None] * traces.J, axis=(1, 2)).reshape(k, G, R1)
+        rows = jnp.swapaxes(rows, 0, 1)  # [G, k, R1]
+        split = {"W": rows[..., :widths["W"]], "U": rows[..., widths["W"]:-1]}
+        grads = {name: scatter_columns(v, cols[name], full_width[name]) if name in cols else v
+                 for name, v in split.items()}
+        grads["b"] = rows[..., -1]
+        return grads
 
-    return TraceRule(
-        prepare=lambda structure: neighbourhood_tables(model, structure["masks"], n),
-        zeros=zeros,
-        hoist=hoist,
-        advance=advance,
-        contract=contract,
-    )
+    return TraceRule(prepare=prepare, zeros=zeros, hoist=hoist, advance=advance, contract=contract,
+                     fused_reset=True)
