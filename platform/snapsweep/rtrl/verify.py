@@ -95,12 +95,13 @@ def compiled(model, name: str) -> Compiled:
     compile once.
 
     Compilation dominates these checks (the runs are tiny), so configurations that compile to the
-    same program share one: only SnAp-n (n >= 2) reads the density (its neighbourhood tables have
-    sizes set by the fan-in); every other method sees the masks only as `structure` arguments, so
-    its program depends on the density only through the number of units, and is keyed on that.
+    same program share one: SnAp's traces (SnAp-1 at the kept columns, SnAp-n at the pattern) have
+    sizes set by the fan-in, so they are keyed on the density; every other method (and the
+    diagonal-cut SnAp-1, which keeps no traces) sees the masks only as `structure` arguments, so its
+    program depends on the density only through the number of units, and is keyed on that.
     """
     method_id = parse(name)
-    if not (method_id.family == "snap" and method_id.n >= 2):
+    if method_id.family != "snap" or method_id.resolved_form == "cut":
         model = dataclasses.replace(model, hidden=model.units, size_rule="fixed", density=1.0)
     return _compiled(model, method_id.name)
 
