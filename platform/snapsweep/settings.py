@@ -26,6 +26,9 @@ from snapsweep.errors import ConfigError
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 RAY_ENV = "RAY_ADDRESS"
 STORAGE_ENV = "SNAPSWEEP_STORAGE"
+# Set to 1 where a local storage path is a mount every node shares (a compose volume, an NFS or
+# ReadWriteMany mount): it silences the multi-node warning about local storage.
+STORAGE_SHARED_ENV = "SNAPSWEEP_STORAGE_SHARED"
 DEFAULT_STORAGE = "snapsweep-runs"  # relative to the working directory
 DEFAULT_DB = "mlflow.db"  # the embedded tracking store, in the working directory
 
@@ -75,6 +78,11 @@ def storage_root(flag: Optional[str] = None, spec: Optional[str] = None,
     """The storage root as given (a path or URI, shape checked; storage.resolve_root makes paths absolute)."""
     root = _first(flag, spec, _env(environ).get(STORAGE_ENV))
     return DEFAULT_STORAGE if root is None else check_storage(root)
+
+
+def storage_shared(environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Whether the deployment declares a local storage path shared by every node."""
+    return _env(environ).get(STORAGE_SHARED_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def inherited(names: Sequence[str], environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:

@@ -24,7 +24,7 @@ _ID_SALT = "snapsweep-trial-v1"
 
 
 # Settings that gate a trial but do not change what it computes: a raised budget finds the same ids.
-_NOT_HASHED = ("trace_budget_bytes",)
+_NOT_HASHED = ("trace_budget_bytes", "divergence_factor")
 
 
 def _computed(config: TrainConfig) -> dict:

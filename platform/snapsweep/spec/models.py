@@ -313,6 +313,13 @@ class Schedule(BaseModel):
     probe_every: int = Field(0, ge=0, description="Gradient-fidelity probe against the exact gradient every this many "
                                                  "updates; 0 disables it.")
     checkpoint_every: int = Field(1000, ge=0, description="Checkpoint every this many updates; 0 only at the end.")
+    divergence_factor: Optional[float] = Field(
+        10.0, gt=1, allow_inf_nan=False,
+        description="A member whose mean training loss over one log interval exceeds this factor times the task's "
+                    "trivial loss (a uniform predictor: log2(vocab) bits per scored token, 2 for copy, 8 for "
+                    "bytes) is marked diverged and stops training; null switches the rule off (non-finite "
+                    "values still count).",
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -96,4 +96,5 @@ def train_config(
         optim=optim_config(optim),
         schedule=schedule_config(schedule, task_cfg, method),
         trace_budget_bytes=int(trace_budget),
+        divergence_factor=schedule.divergence_factor,
     )

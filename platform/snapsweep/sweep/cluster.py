@@ -113,9 +113,10 @@ def check_fit(cluster: Cluster, resources: TrialResources, storage_root: str) ->
             raise ClusterError(message, where="resources",
                                fix="lower resources in the spec or pass --address of a cluster that has them")
         notes.append(f"warning: {message}; trials wait until the cluster scales up")
-    if cluster.nodes > 1 and is_local(storage_root):
+    if cluster.nodes > 1 and is_local(storage_root) and not settings.storage_shared():
         notes.append(
             f"warning: storage {storage_root} is a local path but the cluster has {cluster.nodes} nodes; "
-            "checkpoints and resume need storage every node sees (NFS mount, s3://, gs://)"
+            "checkpoints and resume need storage every node sees (NFS mount, s3://, gs://); "
+            f"set {settings.STORAGE_SHARED_ENV}=1 where this path is such a mount"
         )
     return notes

@@ -176,6 +176,18 @@ def read(path: str) -> Optional[Holder]:
         return None
 
 
+def live_holder(pack_dir: str) -> Optional[Holder]:
+    """The holder of the pack's lease while it is live, else None (read only: nothing is taken
+    over or renewed). Live: renewed within the TTL, by a process that still exists where that can
+    be seen (this host)."""
+    holder = read(os.path.join(pack_dir, LEASE_FILE))
+    if holder is None or holder.age(time.time()) > TTL_S:
+        return None
+    if holder.host == socket.gethostname() and not _alive(holder.pid):
+        return None
+    return holder
+
+
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return False

@@ -37,6 +37,8 @@ class SweepResult:
     failed: dict = field(default_factory=dict)  # pack id -> first line of its error
     skipped: dict = field(default_factory=dict)  # pack id -> why (another driver holds its lease)
     diverged: int = 0  # members that ran and diverged
+    stale: int = 0  # member runs found RUNNING with no live driver (continued by this call)
+    parent_status: Optional[str] = None  # how the parent run ended; None: left to another driver
     report_dir: Optional[str] = None
     report_markdown: str = ""
     notes: list = field(default_factory=list)  # warnings shown before the run
@@ -44,8 +46,9 @@ class SweepResult:
 
     @property
     def ok(self) -> bool:
-        """Every pack ran to its end (diverged members are results, not failures)."""
-        return not self.failed
+        """Every pack ran to its end and the parent run did not end FAILED (diverged members are
+        results, not failures): the exit status of `snapsweep run` says what the parent run says."""
+        return not self.failed and self.parent_status != "FAILED"
 
 
 def run(
@@ -84,11 +87,15 @@ def run(
         check_reachable(address)  # a wrong address fails now, even when nothing is left to run
     workload = work.build(sweep, paths, work.finished_ids(tracker, sweep), spec_path=spec_path)
     say(f"sweep {sweep.name}: {workload.plan_line()}")
+    stale = _stale_runs(tracker, workload)
+    if stale:
+        say(f"{stale} run{'s' if stale != 1 else ''} left RUNNING by a driver that is gone (stale); "
+            "continuing them")
 
     result = SweepResult(
         name=sweep.name, experiment=workload.experiment, tracking_uri=tracker.uri, storage=paths.sweep_dir,
         parent_run_id=None, trials=len(workload.trials), finished_before=workload.finished_count or 0,
-        ran=workload.to_run(), packs_run=len(workload.packs), resumed=dict(workload.resume_steps),
+        ran=workload.to_run(), packs_run=len(workload.packs), resumed=dict(workload.resume_steps), stale=stale,
     )
     spec_hash = spec_mod.spec_hash(sweep)
     if workload.packs:
@@ -123,13 +130,30 @@ def run(
         _report(tracker, workload, result, say)
     finished_now = work.finished_ids(tracker, sweep) & {t.id for t in workload.trials}
     complete = len(finished_now) == len(workload.trials)
-    if workload.packs and not result.skipped:
-        tracker.finish(result.parent_run_id, "FINISHED" if complete and result.ok else "FAILED",
-                       {"trials": len(workload.trials), "finished": len(finished_now),
-                        "failed_packs": len(result.failed)})
+    if result.parent_run_id is not None and not result.skipped:
+        status = "FINISHED" if complete and not result.failed else "FAILED"
+        # With nothing run, the parent is ended again only when it says otherwise (a sweep whose
+        # diverged members an older version counted as failures).
+        if workload.packs or tracker.run(result.parent_run_id).status != status:
+            tracker.finish(result.parent_run_id, status,
+                           {"trials": len(workload.trials), "finished": len(finished_now),
+                            "failed_packs": len(result.failed)})
+        result.parent_status = status
     result.wall_s = time.monotonic() - started
     say(_closing(result, len(finished_now), tracker.uri))
     return result
+
+
+def _stale_runs(tracker, workload: work.Workload) -> int:
+    """Member runs of the packs to run that are RUNNING with no live lease (sweep/statuses.py):
+    their driver is gone. Counted and said; the packs' trials continue them (Tracker.member_run)."""
+    from snapsweep.sweep.statuses import stale_trials
+
+    todo = {t.id: p.id for p in workload.packs for t in p.trials}
+    if not todo:
+        return 0
+    runs = {r.trial_id: r for r in tracker.member_runs(workload.experiment, workload.name) if r.trial_id in todo}
+    return len(stale_trials(workload.paths, runs, todo))
 
 
 def compile_cache_dir(root: str) -> Optional[str]:

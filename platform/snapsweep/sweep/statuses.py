@@ -2,23 +2,29 @@
 
 Read from MLflow (the member runs) and from the sweep's pack checkpoints, never from Ray: a sweep's
 state must be readable after the cluster that ran it is gone. MLflow cannot tell a run that is
-training from one whose process died, so "running" means "the run is open"; the checkpoint step
-shows how far a re-run would resume from.
+training from one whose process died; the pack's lease can (sweep/lease.py): a run left RUNNING
+whose pack has no live lease is "stale (driver gone)", and the next `run` continues it. On an
+object store, where packs are not leased, an open run is "running". The checkpoint step shows how
+far a re-run would resume from.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Optional
 
 from snapsweep import settings
 from snapsweep.errors import SnapsweepError
 from snapsweep.sweep import work
+from snapsweep.sweep.lease import live_holder
 from snapsweep.sweep.storage import stored_packs
 
 # Order of the summary counts.
-STATES = ("finished", "running", "diverged", "failed", "killed", "not started")
+STATES = ("finished", "running", "stale", "diverged", "failed", "killed", "not started")
+# How the table shows a state, where that is not its name.
+SHOWN = {"stale": "stale (driver gone)"}
 
 
 @dataclass
@@ -67,7 +73,7 @@ def collect(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: O
                     runs[record.trial_id] = record  # oldest first: a newer run of a trial wins
         except SnapsweepError as err:
             tracker, why = None, err.one_line()
-    workload = work.build(spec, paths, {t for t, r in runs.items() if r.status == "FINISHED"}, spec_path=path)
+    workload = work.build(spec, paths, {t for t, r in runs.items() if r.ended}, spec_path=path)
     key = task_info(task_config(spec.task)).metric
 
     pack_of, checkpoint_of = {}, {}
@@ -82,12 +88,13 @@ def collect(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: O
                 checkpoint_of[trial_id] = step
                 pack_of[trial_id] = index.get("pack_id", pack_of.get(trial_id))
 
+    gone = stale_trials(paths, runs, pack_of)
     rows = []
     for trial in workload.trials:
         record = runs.get(trial.id)
         state, step, metric = "not started", None, None
         if record is not None:
-            state = _state(record, key)
+            state = "stale" if trial.id in gone else _state(record, key)
             metric = record.final(key)
             if state in ("finished", "diverged"):
                 final_steps = record.final("steps")
@@ -104,6 +111,23 @@ def collect(spec_path_or_spec, *, tracking_uri: Optional[str] = None, storage: O
     return spec, key, rows, note
 
 
+def stale_trials(paths, runs: dict, pack_of: dict) -> set:
+    """Trials whose member run is RUNNING but whose pack no live driver holds (trial id -> run
+    record in `runs`, -> pack id in `pack_of`). A trial counts as held when any pack directory that
+    lists it, or the pack it is planned in, has a live lease. Empty on an object store."""
+    from snapsweep.sweep.storage import is_uri
+
+    open_runs = {t for t, r in runs.items() if r.status == "RUNNING"}
+    if not open_runs or is_uri(paths.root):
+        return set()
+    held = {t for t in open_runs if live_holder(paths.pack_dir(pack_of.get(t, "-"))) is not None}
+    for store, index in stored_packs(paths):
+        listed = open_runs.intersection(index.get("trial_ids") or [])
+        if listed - held and live_holder(store.uri) is not None:
+            held |= listed
+    return open_runs - held
+
+
 def _state(record, key: str) -> str:
     if record.status == "FINISHED":
         return "finished"
@@ -116,9 +140,9 @@ def _state(record, key: str) -> str:
 
 def format_rows(spec, key: str, rows: list, note: str) -> str:
     counts = {state: sum(r.state == state for r in rows) for state in STATES}
-    summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    summary = ", ".join(f"{n} {SHOWN.get(state, state)}" for state, n in counts.items() if n)
     head = ["trial", "label", "pack", "state", "step", "checkpoint", key, "run"]
-    table = [[r.trial_id, r.label, r.pack_id, r.state, _text(r.step), _text(r.checkpoint),
+    table = [[r.trial_id, r.label, r.pack_id, SHOWN.get(r.state, r.state), _text(r.step), _text(r.checkpoint),
               "-" if r.metric is None else f"{r.metric:.4g}", (r.run_id or "-")[:12]] for r in rows]
     widths = [max(len(head[i]), *(len(row[i]) for row in table)) if table else len(head[i]) for i in range(len(head))]
 

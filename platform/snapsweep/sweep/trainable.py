@@ -258,6 +258,14 @@ class _TrialPorts:
         # names (and reopens one a crash left FAILED), so the runs continue.
         self.run_ids = [tracker.member_run(training.job.parent_run_id, t.id, member_params(t), training._tags(t))
                         for t in training.pack.trials]
+        # Where the pack trains now (a resumed pack may land on another node): the cluster test
+        # checks from it that trials spread over the workers.
+        node = _node_id()
+        if node:
+            from snapsweep.track import tags as T
+
+            for run_id in self.run_ids:
+                tracker.set_tags(run_id, {T.NODE: node})
         # Asked also when starting from no checkpoint: a pack whose process died before its first
         # checkpoint (or whose checkpoints were all unusable) has sent points that it now recomputes.
         logged = [_last_logged_step(tracker, run_id) for run_id in self.run_ids]
@@ -350,3 +358,13 @@ def tune_trainable(config: dict, job: SweepJob) -> None:
     checkpoint = tune.get_checkpoint()
     with checkpoint.as_directory() if checkpoint is not None else contextlib.nullcontext(None) as restored:
         training.run(report, restored)
+
+
+def _node_id() -> str:
+    """The Ray node this trial runs on, "" outside Ray."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+    except Exception:  # an older or partial Ray: the tag is informational only
+        return ""

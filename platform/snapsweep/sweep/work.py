@@ -3,8 +3,9 @@
 Shared by `run` (which trains the packs), `plan` (which prices them) and `status`, so that all
 three agree on what "finished" and "to run" mean.
 
-Finished means an MLflow member run with status FINISHED and the trial's id, whatever spec version
-produced it: trial ids hash the resolved settings only, so a spec that gained a seed finds the old
+Finished means an MLflow member run with the trial's id that reached its end: status FINISHED, or
+FAILED because the member diverged (a result: training it again would diverge again), whatever
+spec version produced it: trial ids hash the resolved settings only, so a spec that gained a seed finds the old
 trials finished and packs only the new ones. A pack that was interrupted (it has a checkpoint in
 the sweep's pack directory and an unfinished trial) is kept as it was, whatever the packing of the
 remaining trials would now be, so that its checkpoint is used; the other remaining trials are

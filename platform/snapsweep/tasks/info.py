@@ -6,6 +6,7 @@ not be installed. The task objects (copy.py, text.py) agree with it; tests check
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -35,6 +36,12 @@ class TaskInfo:
     metric_label: str
     # Per-member summary values the trainer reports besides steps, tokens and the training loss.
     summary_metrics: tuple[str, ...]
+
+    @property
+    def trivial_bits(self) -> float:
+        """The loss of a uniform predictor, log2(vocab) bits per scored token (copy 2, bytes 8): the
+        baseline of the divergence rule (TrainConfig.divergence_factor)."""
+        return math.log2(self.vocab)
 
     def steps_per_update(self, online: bool) -> int:
         """Time steps one update scans: 1 online, the whole window offline."""

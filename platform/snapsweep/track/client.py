@@ -159,8 +159,12 @@ class Tracker:
         flat = flatten(params) if params is not None else (spec_params(resolved_yaml) or {})
         found = self._find_sweep(exp_id, sweep_name)
         with self._calls(f"opening the parent run of sweep {sweep_name!r}"):
+            created = None
             if found is None:
-                run_id = self._client.create_run(exp_id, tags=_strings(all_tags), run_name=sweep_name).info.run_id
+                created = self._client.create_run(exp_id, tags=_strings(all_tags), run_name=sweep_name).info.run_id
+                found = self._settle_parent(exp_id, sweep_name, created)
+            if found is None:
+                run_id = created
                 self._log_params(run_id, flat)
             else:
                 run_id = found.info.run_id
@@ -179,6 +183,16 @@ class Tracker:
             self.log_artifact(run_id, versioned.parent, "specs")
         return run_id
 
+    def _settle_parent(self, exp_id: str, sweep_name: str, created: str):
+        """After creating a parent run: two drivers started at the same moment may both have found
+        none and created one each. Every driver keeps the oldest (`_find_sweep`'s order), and one
+        whose own is not that deletes it -> the other driver's run, or None when ours is kept."""
+        oldest = self._find_sweep(exp_id, sweep_name)
+        if oldest is None or oldest.info.run_id == created:
+            return None
+        self._client.delete_run(created)
+        return oldest
+
     def find_sweep_run(self, experiment: str, sweep_name: str) -> Optional[str]:
         exp_id = self.experiment_id(experiment, create=False)
         if exp_id is None:
@@ -187,10 +201,9 @@ class Tracker:
         return None if found is None else found.info.run_id
 
     def _find_sweep(self, exp_id: str, sweep_name: str):
-        runs = self._search(
-            [exp_id], f"{_eq(T.KIND, T.KIND_SWEEP)} and {_eq(T.SWEEP, sweep_name)}", oldest_first=True
-        )
-        return runs[0] if runs else None
+        runs = self._search([exp_id], f"{_eq(T.KIND, T.KIND_SWEEP)} and {_eq(T.SWEEP, sweep_name)}")
+        # The oldest, ties broken by run id: every driver picks the same one (see _settle_parent).
+        return min(runs, key=lambda r: (r.info.start_time or 0, r.info.run_id)) if runs else None
 
     def member_run(
         self,
@@ -411,11 +424,17 @@ class Tracker:
         return [_record(r) for r in self._search([exp_id], flt, oldest_first=True)]
 
     def finished_trial_ids(self, experiment: str, sweep_name: str) -> set[str]:
+        """Trials that reached their end: a member run FINISHED, or FAILED because it diverged (a
+        result, like a finished run: training it again would diverge again). `run` skips them."""
         exp_id = self.experiment_id(experiment, create=False)
         if exp_id is None:
             return set()
-        flt = f"{_eq(T.KIND, T.KIND_MEMBER)} and {_eq(T.SWEEP, sweep_name)} and attributes.status = 'FINISHED'"
-        return {r.data.tags[T.TRIAL_ID] for r in self._search([exp_id], flt) if T.TRIAL_ID in r.data.tags}
+        members = f"{_eq(T.KIND, T.KIND_MEMBER)} and {_eq(T.SWEEP, sweep_name)}"
+        # Two searches: MLflow's filter language has no OR.
+        runs = self._search([exp_id], f"{members} and attributes.status = 'FINISHED'")
+        runs += self._search([exp_id], f"{members} and attributes.status = 'FAILED' and "
+                                       f"{_eq(T.FINAL_PREFIX + 'diverged', str(True))}")
+        return {r.data.tags[T.TRIAL_ID] for r in runs if T.TRIAL_ID in r.data.tags}
 
     def _search(self, exp_ids: list[str], filter_string: str, *, oldest_first: bool = False) -> list:
         order = ["attributes.start_time ASC"] if oldest_first else None

@@ -32,6 +32,15 @@ class RunRecord:
     start_time: Optional[int] = None  # ms since the epoch
     end_time: Optional[int] = None
 
+    @property
+    def ended(self) -> bool:
+        """FINISHED, or FAILED because it diverged: a result either way, never trained again
+        (what `Tracker.finished_trial_ids` counts)."""
+        return self.status == "FINISHED" or (self.status == "FAILED" and self._says_diverged())
+
+    def _says_diverged(self) -> bool:
+        return self.tags.get(T.FINAL_PREFIX + "diverged", "").lower() == "true"
+
     def final(self, key: str) -> Optional[float]:
         """The run's final value of `key`: its summary tag if it has one, else the last logged point."""
         text = self.tags.get(T.FINAL_PREFIX + key)
@@ -45,7 +54,7 @@ class RunRecord:
 
     def diverged(self, key: str) -> bool:
         """A run diverged when its summary says so or its final value is not finite."""
-        if self.tags.get(T.FINAL_PREFIX + "diverged", "").lower() == "true":
+        if self._says_diverged():
             return True
         value = self.final(key)
         return value is not None and not is_finite(value)

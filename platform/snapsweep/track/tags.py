@@ -36,6 +36,7 @@ HIDDEN = "snapsweep.hidden"
 UNITS = "snapsweep.units"  # the actual k after the density size rule
 LR = "snapsweep.lr"
 SEED = "snapsweep.seed"
+NODE = "snapsweep.node"  # the Ray node id the member's pack last trained on
 FINAL_PREFIX = "snapsweep.final."  # the run summary written by `finish`: one tag per entry
 LAST_PREFIX = "snapsweep.last."  # non-numeric trainer metrics (e.g. status) as they change
 

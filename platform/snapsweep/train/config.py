@@ -1,4 +1,5 @@
-"""Resolved trainer settings: plain frozen dataclasses, every field required.
+"""Resolved trainer settings: plain frozen dataclasses, every field required but one (the
+divergence rule, off unless asked for).
 
 Defaults and descriptions live once, in the Pydantic spec models (`snapsweep.spec`); the trainer
 receives fully resolved values and never invents one. These classes import nothing but the
@@ -55,6 +56,11 @@ class TrainConfig:
     # Per-example bytes of method state above which the method is refused (rtrl.costs.check_budget);
     # the spec's default is rtrl.costs.TRACE_BUDGET_BYTES.
     trace_budget_bytes: int
+    # A member whose mean training loss over one log interval exceeds this many times the task's
+    # trivial loss (tasks.info.TaskInfo.trivial_bits) is marked diverged and frozen; None: only
+    # non-finite values count. The spec's default is 10; callers that build configs by hand
+    # (benchmarks, scoring) leave the rule off.
+    divergence_factor: Optional[float] = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -13,6 +13,12 @@ divide evenly is padded with copies of its last member (their results are droppe
 `init`/`advance` hand around has `placement.padded` rows; records, `summary`, `evaluate`, `probe`
 and checkpoints hold the real members only, and a checkpoint resumes on any device count.
 devices None or 1 is the single-device path.
+
+Divergence by loss (`config.divergence_factor`): at each log point, a running member whose mean
+training loss over the interval exceeds factor × the task's trivial loss (log2(vocab) bits, a
+uniform predictor) is marked diverged at its last applied update, and step.py freezes it from then
+on, as it does a member that produced a non-finite value. Judged on state values at fixed
+boundaries, so a resumed pack decides exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from snapsweep.train import checkpoint
 from snapsweep.train.config import Member, TrainConfig
 from snapsweep.train.devices import Placement
 from snapsweep.train.programs import Program, evaluate_pack, init_pack, probe_pack, run_chunk
-from snapsweep.train.state import STATUS_DIVERGED, TrainState, counter_value
+from snapsweep.train.state import STATUS_DIVERGED, STATUS_RUNNING, TrainState, counter_value
 from snapsweep.train.step import LN2
 from snapsweep.train.validate import validate
 
@@ -67,10 +73,12 @@ class Trainer:
     def fingerprint_settings(self) -> dict:
         """What shapes the state and its meaning. The schedule and the trace budget are left out on
         purpose: resuming with more steps, other log/eval intervals or a larger budget continues the
-        same run."""
+        same run. So is the divergence factor: it changes nothing before a member is marked, and a
+        member marked stays marked whatever factor the resumed run has."""
         settings = self.config.to_dict()
         settings.pop("schedule")
         settings.pop("trace_budget_bytes")
+        settings.pop("divergence_factor")
         return {"format": checkpoint.FORMAT, "settings": settings,
                 "members": [{"seed": m.seed, "lr": m.lr} for m in self.members]}
 
@@ -150,9 +158,21 @@ class Trainer:
                 loss_nats=jnp.zeros_like(p.loss_nats), loss_count=jnp.zeros_like(p.loss_count),
                 train_loss_bits=loss.astype(jnp.float32)))
             extra["train_loss_bits"] = np.asarray(loss)
+            state = self._diverge_above(state, loss)
         if on_metrics is not None:
             on_metrics(self._records(state, clock, extra, log))
         return state
+
+    def _diverge_above(self, state: TrainState, loss: jax.Array) -> TrainState:
+        """Mark running members whose interval loss broke the divergence rule (module docstring).
+        A member with no loss this interval (NaN) is not judged."""
+        factor = self.config.divergence_factor
+        if factor is None:
+            return state
+        over = (state.status == STATUS_RUNNING) & (loss > factor * self.task.info.trivial_bits)
+        return state._replace(
+            status=jnp.where(over, STATUS_DIVERGED, state.status).astype(jnp.int32),
+            diverged_at=jnp.where(over, state.step, state.diverged_at).astype(jnp.int32))
 
     def _records(self, state: TrainState, clock: int, extra: dict, log: bool) -> list:
         tokens = counter_value(state.tokens)

@@ -64,7 +64,9 @@ class TrainState(NamedTuple):
     step: jax.Array  # int32: updates applied (stops when the member diverges)
     tokens: Counter  # scored tokens consumed by applied updates
     status: jax.Array  # int32: STATUS_RUNNING or STATUS_DIVERGED
-    diverged_at: jax.Array  # int32: the 1-based update that produced a non-finite value; -1 if none
+    # int32: the 1-based update that produced a non-finite value, or the last update of the log
+    # interval whose mean loss broke the divergence rule (train/loop.py); -1 if none.
+    diverged_at: jax.Array
     key: jax.Array  # RNG for the gradient-fidelity probe (never used by training itself)
     progress: Progress
 

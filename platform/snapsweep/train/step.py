@@ -11,7 +11,9 @@ one token per element, so both modes see the same scale and the same learning ra
 
 Divergence: a non-finite loss, gradient, updated parameter or optimizer moment marks the member
 diverged at that update. The update is then discarded and every leaf of the member stays as it was (frozen), so
-the others in the pack continue unaffected and the failing state can still be inspected.
+the others in the pack continue unaffected and the failing state can still be inspected. The other
+half of the divergence rule (a loss far above the task's trivial baseline) is judged per log
+interval, not per update, in train/loop.py: one noisy update must not end a member.
 """
 
 from __future__ import annotations

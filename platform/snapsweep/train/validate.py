@@ -101,3 +101,6 @@ def _schedule(config: TrainConfig) -> None:
     require_int(s.eval_every, "schedule.eval_every", 0, "use 0 (only at the end) or a number of updates")
     require_int(s.probe_every, "schedule.probe_every", 0, "use 0 (no probe) or a number of updates")
     require_int(s.checkpoint_every, "schedule.checkpoint_every", 0, "use 0 (only at the end) or a number of updates")
+    if config.divergence_factor is not None:
+        require_real(config.divergence_factor, "divergence_factor",
+                     "use a factor above 1 (e.g. 10), or None to switch the loss rule off", low=1.0)
