@@ -8,7 +8,6 @@ it is printed as one line and the exit status is 2; anything else is a bug and k
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
@@ -46,10 +45,6 @@ def _write_json(path: str | None, payload: object) -> None:
 # --- verbs -----------------------------------------------------------------------------------
 
 
-def _verify_accepts_on_check(verify) -> bool:
-    return "on_check" in inspect.signature(verify).parameters
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
     from snapsweep.rtrl.verify import verify
 
@@ -57,12 +52,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         mark = "PASS" if check.passed else "FAIL"
         print(f"{mark}  {check.name}  {check.detail}", flush=True)
 
-    if _verify_accepts_on_check(verify):
-        checks = verify(seed=args.seed, on_check=show)  # each line as soon as its check finishes
-    else:
-        checks = verify(seed=args.seed)
-        for check in checks:
-            show(check)
+    checks = verify(seed=args.seed, on_check=show)  # each line as soon as its check finishes
     failed = sum(not check.passed for check in checks)
     print(f"verify: {len(checks) - failed} passed, {failed} failed")
     _write_json(args.json, [check._asdict() for check in checks])

@@ -11,7 +11,8 @@ from snapsweep import spec
 from snapsweep.errors import SpecError
 from snapsweep.spec import yamlpos
 
-DATA = Path("/work/shared/data/wikitext")
+# The shared WikiText text lives beside the checkout (../shared), wherever that is.
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "wikitext"
 
 
 def error(text: str, filename: str = "s.yaml") -> SpecError:
@@ -64,7 +65,7 @@ def test_relative_data_dir_starts_at_the_spec_directory(tmp_path):
     assert spec.expand(sweep)[0].config.task.data_dir == str(data)
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason="needs /work/shared/data/wikitext")
+@pytest.mark.skipif(not DATA.is_dir(), reason="needs ../shared/data/wikitext beside the checkout")
 def test_shared_wikitext_data_as_local_source(tmp_path):
     rel = os.path.relpath(DATA, tmp_path)
     path = tmp_path / "lm.yaml"
