@@ -60,9 +60,11 @@ def test_interrupted_pack_resumes_and_continues_its_runs(tmp_path, write_spec, m
     client = MlflowClient(tracking_uri=tracker.uri)
     assert [m.step for m in client.get_metric_history(run_ids[0], "train_loss_bits")] == [10, 20]
     status = sweep.status(path)
-    assert status.splitlines()[0] == "sweep resume: 4 trials: 4 running"
+    # The pack's process is gone and holds no lease: its runs are RUNNING in MLflow but stale.
+    assert status.splitlines()[0] == "sweep resume: 4 trials: 4 stale (driver gone)"
     rows = [line.split() for line in status.splitlines()[4:]]
-    assert [row[3:6] for row in rows] == [["running", "20", "20"]] * 4, status  # state, step, checkpoint
+    # state (three words), step, checkpoint
+    assert [row[3:8] for row in rows] == [["stale", "(driver", "gone)", "20", "20"]] * 4, status
 
     # The embedded default, as on a laptop: `snapsweep run spec.yaml` in its own process. (Also
     # because Ray 2.60 cannot start a second session in a process whose first one started a local
