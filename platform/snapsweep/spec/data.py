@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import stat
-import urllib.parse
 from typing import Any, Optional
 
 from snapsweep import settings
@@ -35,19 +33,11 @@ def local_problem(task: Any) -> Optional[tuple[str, str]]:
     path = task.data_dir
     need = math.ceil((task.crop + 1) / (1.0 - task.holdout_fraction))  # crop + 1 bytes stay for training
     fix = "point data_dir at a directory of text files (wiki.train.raw + wiki.valid.raw, or *.txt) or one text file"
-    if os.path.isdir(path):
-        train, valid = os.path.join(path, sources.TRAIN_FILE), os.path.join(path, sources.VALID_FILE)
-        if os.path.isfile(train) and os.path.isfile(valid):
-            files, need = [train], task.crop + 1
-        else:
-            files = sorted(os.path.join(path, name) for name in os.listdir(path)
-                           if name.lower().endswith(sources.TEXT_SUFFIXES)
-                           and not name.lower().startswith(("readme", "license"))
-                           and os.path.isfile(os.path.join(path, name)))
-        if not files:
-            return f"{path} holds no text files (*{', *'.join(sources.TEXT_SUFFIXES)})", fix
-    else:
-        files = [path]
+    files, split = sources.local_files(path)
+    if split:
+        files, need = files[:1], task.crop + 1  # the training file alone must hold one crop
+    if not files:
+        return f"{path} holds no text files (*{', *'.join(sources.TEXT_SUFFIXES)})", fix
     sizes = [_size(f) for f in files]
     if None in sizes:
         return f"{files[sizes.index(None)]} is a device or special file, not text", fix
@@ -59,16 +49,6 @@ def local_problem(task: Any) -> Optional[tuple[str, str]]:
     return None
 
 
-def hub_reachable(endpoint: str, timeout_s: float = HUB_CONNECT_TIMEOUT_S) -> bool:
-    url = urllib.parse.urlparse(endpoint)
-    port = url.port or (80 if url.scheme == "http" else 443)
-    try:
-        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
-            return True
-    except (OSError, ValueError):
-        return False
-
-
 def hub_problem(task: Any) -> Optional[tuple[str, str]]:
     """(message, fix) when the hub dataset can neither come from a cache nor from the hub."""
     if task.source != "hub" or settings.hub_cached(task.hub_path):
@@ -77,6 +57,8 @@ def hub_problem(task: Any) -> Optional[tuple[str, str]]:
         return (f"the Hugging Face hub is switched off here (HF_HUB_OFFLINE) and {task.hub_path} is not in the "
                 "local datasets cache", LOCAL_FIX)
     endpoint = settings.hub_endpoint()
-    if not hub_reachable(endpoint):
+    from snapsweep.tasks.sources import hub_reachable
+
+    if not hub_reachable(HUB_CONNECT_TIMEOUT_S, endpoint):
         return f"the Hugging Face hub at {endpoint} is unreachable and {task.hub_path} is not cached", LOCAL_FIX
     return None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from snapsweep import settings
 from snapsweep.errors import DataError
 
 if TYPE_CHECKING:  # tasks sit below train in the layering: no runtime import of train
@@ -54,21 +55,30 @@ def load_local(data_dir: str | None, holdout_fraction: float) -> TextData:
     path = os.path.abspath(os.path.expanduser(data_dir))
     if not os.path.exists(path):
         raise DataError(f"{path} does not exist", where=where, fix=_LOCAL_FIX)
-    if os.path.isfile(path):
-        files = [path]
-    else:
-        train, valid = os.path.join(path, TRAIN_FILE), os.path.join(path, VALID_FILE)
-        if os.path.isfile(train) and os.path.isfile(valid):
-            return TextData(_read(train), _read(valid), origin=f"{train} + {valid}")
-        files = sorted(
-            os.path.join(path, name) for name in os.listdir(path)
-            if name.lower().endswith(TEXT_SUFFIXES) and not name.lower().startswith(("readme", "license"))
-            and os.path.isfile(os.path.join(path, name))
-        )
+    files, split = local_files(path)
+    if split:
+        train, valid = files
+        return TextData(_read(train), _read(valid), origin=f"{train} + {valid}")
     if not files:
         raise DataError(f"{path} holds no text files (*{', *'.join(TEXT_SUFFIXES)})", where=where, fix=_LOCAL_FIX)
     text = np.concatenate([_read(f) for f in files])
     return carve(text, holdout_fraction, origin=f"{', '.join(files)} (last {holdout_fraction:g} held out)")
+
+
+def local_files(path: str) -> tuple[list[str], bool]:
+    """The files a local source reads, and whether they are a (train, valid) pair: one file as
+    given (a path that is no directory; spec validation refuses devices); a directory's wiki.train.raw + wiki.valid.raw; else its text files (README and LICENSE
+    left out), whose tail is held out. Pure file-system look-ups: spec validation uses it too."""
+    if not os.path.isdir(path):
+        return [path], False
+    train, valid = os.path.join(path, TRAIN_FILE), os.path.join(path, VALID_FILE)
+    if os.path.isfile(train) and os.path.isfile(valid):
+        return [train, valid], True
+    return sorted(
+        os.path.join(path, name) for name in os.listdir(path)
+        if name.lower().endswith(TEXT_SUFFIXES) and not name.lower().startswith(("readme", "license"))
+        and os.path.isfile(os.path.join(path, name))
+    ), False
 
 
 def carve(text: np.ndarray, holdout_fraction: float, origin: str) -> TextData:
@@ -80,26 +90,21 @@ def carve(text: np.ndarray, holdout_fraction: float, origin: str) -> TextData:
     return TextData(text[:cut], text[cut:], origin=origin)
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on") or \
-        os.environ.get("HF_DATASETS_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def hub_reachable(timeout_s: float = 2.0) -> bool:
+def hub_reachable(timeout_s: float = 2.0, endpoint: str | None = None) -> bool:
     """One TCP connect to the hub endpoint: cheap, and it fails fast instead of retrying for 20 s."""
-    url = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    url = urllib.parse.urlparse(endpoint or settings.hub_endpoint())
     host = url.hostname or "huggingface.co"
     port = url.port or (80 if url.scheme == "http" else 443)
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
             return True
-    except OSError:
+    except (OSError, ValueError):
         return False
 
 
 def load_hub(config: "TextTaskConfig") -> TextData:
     where = f"task.source hub ({config.hub_path}/{config.hub_name})"
-    offline = _offline()
+    offline = settings.hub_offline()
     if not offline and not hub_reachable():
         raise DataError("the Hugging Face hub is unreachable", where=where,
                         fix=_LOCAL_FIX + "; or set HF_HUB_OFFLINE=1 to use the local datasets cache")
