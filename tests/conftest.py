@@ -149,6 +149,20 @@ class MlflowServer:
         return _tail(self.log, lines)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tracking_spool(tmp_path_factory) -> Iterator[Path]:
+    """The packs' tracking journals (SNAPSWEEP_SPOOL) under the session's temporary directory, not
+    in the user's cache; trial processes get it through the trial environment."""
+    spool = tmp_path_factory.mktemp("spool")
+    saved = os.environ.get("SNAPSWEEP_SPOOL")
+    os.environ["SNAPSWEEP_SPOOL"] = str(spool)
+    yield spool
+    if saved is None:
+        os.environ.pop("SNAPSWEEP_SPOOL", None)
+    else:
+        os.environ["SNAPSWEEP_SPOOL"] = saved
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory) -> Iterator[MlflowServer]:
     """One `mlflow server` for the session; `.uri` is its http address. Do not stop it in a test

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import subprocess
@@ -58,7 +59,8 @@ def test_every_bad_spec_in_the_corpus_fails_validate_with_a_line_number():
 
 
 def test_the_paper_sweeps_validate():
-    sweeps = sorted(os.path.join("sweeps", name) for name in os.listdir(os.path.join(ROOT, "sweeps")))
+    sweeps = sorted(os.path.relpath(path, ROOT) for path in glob.glob(os.path.join(ROOT, "sweeps", "**", "*.yaml"),
+                                                                        recursive=True))
     local = [path for path in sweeps if path != HUB_SWEEP]
     result = snapsweep("validate", *local)
     assert result.returncode == 0, result.stderr

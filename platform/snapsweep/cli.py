@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from typing import Callable, Sequence
@@ -28,6 +29,17 @@ def _csv(cast: Callable[[str], object]) -> Callable[[str], list]:
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
 
     return parse
+
+
+def _seconds(text: str) -> float:
+    """A duration in seconds: a finite number, 0 up to a week."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to 604800, got {text!r}")
+    return value
 
 
 def _write_json(path: str | None, payload: object) -> None:
@@ -63,6 +75,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from snapsweep import bench
 
     progress = (lambda line: print(line, file=sys.stderr, flush=True)) if not args.quiet else None
+    if args.check:  # bench.check's own small sizes unless given: every standard method runs there
+        given = {name: value for name, value in (("hiddens", args.hidden), ("batch", args.batch),
+                                                 ("length", args.length)) if value is not None}
+        rows, ok = bench.check(cell=args.cell, repeats=args.repeats, rates_file=args.rates, progress=progress,
+                               **given)
+        print(bench.format_check(rows))
+        _write_json(args.json, {"check": rows, "ok": ok})
+        return 0 if ok else 1
+    args.hidden, args.batch, args.length = args.hidden or [128], args.batch or 16, args.length or 128
     rows = bench.bench(
         cell=args.cell,
         hiddens=args.hidden,
@@ -73,6 +94,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         lengths_for_memory=tuple(args.memory_lengths) if args.memory_lengths else None,
         progress=progress,
+        rates_file=args.rates,
     )
     print(bench.format_table(rows))
     measured = [row for row in rows if row.get("kind", "throughput") == "throughput"]
@@ -165,7 +187,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from snapsweep import sweep
 
     plan = sweep.plan(args.spec, tracking_uri=args.tracking_uri, storage=args.storage, address=args.address,
-                      measure=args.measure)
+                      measure=args.measure, devices=args.devices, rates_file=args.rates)
     print(json.dumps(plan.to_json(), indent=2, sort_keys=True) if args.json else plan.table())
     return 0
 
@@ -174,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from snapsweep import sweep
 
     result = sweep.run(args.spec, address=args.address, tracking_uri=args.tracking_uri,
-                       storage=args.storage, progress=not args.quiet)
+                       storage=args.storage, progress=not args.quiet, wait_for_tracking=args.wait_for_tracking)
     return 0 if result.ok else 1
 
 
@@ -316,12 +338,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("run", "run a sweep spec through Ray Tune, tracked in MLflow")
     _sweep_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--wait-for-tracking", type=_seconds, default=0.0, metavar="SECONDS",
+                   help="wait up to SECONDS for an MLflow server that does not answer at the start, with a "
+                        "countdown line (default 0: fail at once with one line). Later outages never stop "
+                        "training: trials queue their tracking on local disk and replay it")
     p.set_defaults(func=cmd_run)
 
     p = verb("plan", "list trials and packs, finished counts and estimated time")
     _sweep_args(p)
     p.add_argument("--measure", action="store_true",
                    help="time each distinct pack on this device instead of the static cost model")
+    p.add_argument("--devices", type=int, default=None,
+                   help="devices the wall time assumes (default: enough for one pack each, as the spec's resources ask)")
+    p.add_argument("--rates", metavar="FILE", default=None,
+                   help="device rates measured by `snapsweep bench --rates FILE` (default: <storage>/device-rates.json "
+                        "when it exists, else guessed rates, said so)")
     p.add_argument("--json", action="store_true", help="print the plan as JSON (stable keys)")
     p.set_defaults(func=cmd_plan)
 
@@ -388,9 +419,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("bench", "tokens/s, memory and bandwidth of gradient methods")
     p.add_argument("--cell", default="gru", choices=list(CELLS), help="recurrent cell")
-    p.add_argument("--hidden", type=_csv(int), default=[128], help="comma-separated k values")
-    p.add_argument("--batch", type=int, default=16, help="batch size")
-    p.add_argument("--length", type=int, default=128, help="window length in time steps")
+    p.add_argument("--hidden", type=_csv(int), default=None,
+                   help="comma-separated k values (default: 128; with --check 16,48)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default: 16; with --check 2)")
+    p.add_argument("--length", type=int, default=None, help="window length in time steps (default: 128; with --check 8)")
     p.add_argument("--methods", type=_csv(str), default=list(BENCH_DEFAULT_METHODS),
                    help=f"comma-separated method names; {registry.help_text()}")
     p.add_argument("--density", type=float, default=1.0, help="fraction of recurrent weights kept, in (0, 1]")
@@ -398,6 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-lengths", type=_csv(int), default=None,
                    help="sequence lengths for the peak-memory comparison, e.g. 128,4096 (default: none)")
     p.add_argument("--pack", type=_csv(int), default=None, help="pack sizes to time, e.g. 1,4,12 (default: none)")
+    p.add_argument("--check", action="store_true",
+                   help="print the static prediction beside the measurement for every standard method; "
+                        "exit 1 when any is off by more than 2x")
+    p.add_argument("--rates", metavar="FILE", default=None,
+                   help="write the device rates measured in this run (bandwidth, product rates, per-kernel "
+                        "latency) to FILE, for `snapsweep plan --rates FILE` (default: not written)")
     p.add_argument("--json", help="write the rows to this file")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=cmd_bench)

@@ -7,6 +7,10 @@ every layer, `rtrl` included, can raise these.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+from typing import Callable
+
 
 class SnapsweepError(Exception):
     """Base class: an error caused by input, not by a bug. Exit code `exit_code`."""
@@ -63,3 +67,34 @@ class TrackingError(SnapsweepError):
 
 class ClusterError(SnapsweepError):
     """The Ray cluster cannot be reached or cannot satisfy the requested resources."""
+
+
+class StorageError(SnapsweepError):
+    """Storage cannot be written: the disk is full, the filesystem is read-only or not this user's."""
+
+    @classmethod
+    @contextlib.contextmanager
+    def on_write(cls, where: str, doing: str, elsewhere: str, cleanup: Callable[[], None] | None = None):
+        """Turn an OSError the user can remedy (full, read-only, not permitted) inside the block
+        into this error, one line: `where`, "cannot <doing>: <why>", the fix or `elsewhere` (e.g.
+        "pass --storage of a writable directory"). Other OSErrors (I/O faults) pass unchanged.
+        `cleanup` runs first on any OSError (e.g. remove a partial write)."""
+        try:
+            yield
+        except OSError as err:
+            if cleanup is not None:
+                cleanup()
+            remedy = _WRITE_REMEDIES.get(err.errno)
+            if remedy is None:
+                raise
+            what, fix = remedy
+            raise cls(f"cannot {doing}: {what}", where=where, fix=f"{fix}, or {elsewhere}") from err
+
+
+_WRITE_REMEDIES = {
+    errno.ENOSPC: ("no space left on the device", "free space there"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free space there"),
+    errno.EROFS: ("the filesystem is read-only", "remount it read-write"),
+    errno.EACCES: ("permission denied", "make it writable by this user"),
+    errno.EPERM: ("operation not permitted", "make it writable by this user"),
+}

@@ -7,6 +7,7 @@ Every setting is resolved with the same precedence:
     tracking URI  --tracking-uri > tracking.uri > MLFLOW_TRACKING_URI > sqlite:///<cwd>/mlflow.db
     Ray address   --address      > (specs name no cluster) > RAY_ADDRESS > a private local Ray
     storage root  --storage      > storage.path > SNAPSWEEP_STORAGE > ./snapsweep-runs
+    spool         SNAPSWEEP_SPOOL > $XDG_CACHE_HOME/snapsweep/spool > ~/.cache/snapsweep/spool
 
 RAY_ADDRESS is how a KubeRay RayJob (or `ray job submit`) tells its entrypoint where the cluster
 is; MLFLOW_TRACKING_URI is MLflow's own variable, so a user who exported it for `mlflow ui` gets
@@ -19,7 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 
 from snapsweep.errors import ConfigError
 
@@ -29,12 +30,15 @@ STORAGE_ENV = "SNAPSWEEP_STORAGE"
 # Set to 1 where a local storage path is a mount every node shares (a compose volume, an NFS or
 # ReadWriteMany mount): it silences the multi-node warning about local storage.
 STORAGE_SHARED_ENV = "SNAPSWEEP_STORAGE_SHARED"
+# The tracking journal of each pack (track/journal.py) lives here, on the disk of the machine that
+# trains it: never in sweep storage, which may be an object store an outage-and-crash would strand.
+SPOOL_ENV = "SNAPSWEEP_SPOOL"
 DEFAULT_STORAGE = "snapsweep-runs"  # relative to the working directory
 DEFAULT_DB = "mlflow.db"  # the embedded tracking store, in the working directory
 
 # Variables a trial process inherits from the driver when set: data access and caches must behave
 # the same in the trial as on the command line (tests set HF_HUB_OFFLINE=1: the hub is unreachable).
-CACHE_ENV = ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "JAX_PLATFORMS")
+CACHE_ENV = ("HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "JAX_PLATFORMS", SPOOL_ENV)
 
 
 def _env(environ: Optional[Mapping[str, str]]) -> Mapping[str, str]:
@@ -78,6 +82,16 @@ def storage_root(flag: Optional[str] = None, spec: Optional[str] = None,
     """The storage root as given (a path or URI, shape checked; storage.resolve_root makes paths absolute)."""
     root = _first(flag, spec, _env(environ).get(STORAGE_ENV))
     return DEFAULT_STORAGE if root is None else check_storage(root)
+
+
+def spool_dir(environ: Optional[Mapping[str, str]] = None) -> str:
+    """Local directory of the packs' tracking journals (absolute)."""
+    env = _env(environ)
+    chosen = _first(env.get(SPOOL_ENV))
+    if chosen is None:
+        cache = _first(env.get("XDG_CACHE_HOME")) or os.path.join(os.path.expanduser("~"), ".cache")
+        chosen = os.path.join(cache, "snapsweep", "spool")
+    return os.path.abspath(chosen)
 
 
 def storage_shared(environ: Optional[Mapping[str, str]] = None) -> bool:
@@ -152,13 +166,33 @@ def split_credentials(uri: str) -> tuple[str, Optional[Credentials]]:
     return f"{match.group(0)}{hostport}{slash}{path}", Credentials(unquote(user), unquote(password))
 
 
+# Query parameters that carry a secret in database URIs (postgresql://host/db?password=...).
+SECRET_QUERY_KEYS = ("password", "pass", "passwd", "pwd", "sslpassword", "token", "secret")
+
+
+def _query_pairs(uri: str) -> list[tuple[str, str]]:
+    _, mark, query = uri.partition("?")
+    return [(k, v) for k, v in parse_qsl(query.split("#", 1)[0], keep_blank_values=True)] if mark else []
+
+
+def query_secrets(uri: str) -> list[str]:
+    """The values of the URI's secret query parameters (`?password=...`)."""
+    return [v for k, v in _query_pairs(uri) if k.lower() in SECRET_QUERY_KEYS and v]
+
+
 def redact(uri: str) -> str:
-    """The URI as it may be printed: credentials, if any, replaced by `***@`."""
+    """The URI as it may be printed: credentials, if any, replaced by `***@`, and the value of a
+    secret query parameter (`?password=...`) by `***`."""
     clean, creds = split_credentials(uri)
-    if creds is None:
-        return uri
-    scheme = _SCHEME.match(clean).group(0)
-    return f"{scheme}***@{clean[len(scheme):]}"
+    if creds is not None:
+        scheme = _SCHEME.match(clean).group(0)
+        clean = f"{scheme}***@{clean[len(scheme):]}"
+    if query_secrets(clean):
+        head, _, query = clean.partition("?")
+        query, hash_mark, fragment = query.partition("#")
+        parts = [(k, "***" if k.lower() in SECRET_QUERY_KEYS and v else v) for k, v in _query_pairs(clean)]
+        clean = f"{head}?{urlencode(parts, safe='*')}{hash_mark}{fragment}"
+    return clean
 
 
 def check_tracking_uri(uri: str, what: str = "tracking URI") -> str:
@@ -172,10 +206,11 @@ def check_tracking_uri(uri: str, what: str = "tracking URI") -> str:
         if ":" in uri.split("/", 1)[0]:
             raise ConfigError(f"{shown!r} is not a URI (write scheme://...)", where=what, fix=fix)
         return uri  # a local directory: MLflow's file store
-    scheme = match.group(1).lower()
+    # A database scheme may name its SQLAlchemy driver: postgresql+psycopg2://, mysql+pymysql://.
+    scheme = match.group(1).lower().split("+", 1)[0]
     if scheme not in TRACKING_SCHEMES:
-        raise ConfigError(f"{shown!r} has the unknown scheme {scheme!r} (known: {', '.join(TRACKING_SCHEMES)})",
-                          where=what, fix=fix)
+        raise ConfigError(f"{shown!r} has the unknown scheme {match.group(1).lower()!r} "
+                          f"(known: {', '.join(TRACKING_SCHEMES)})", where=what, fix=fix)
     clean, _ = split_credentials(uri)
     authority = clean[match.end():].split("/", 1)[0]
     if scheme in ("http", "https", "postgresql", "mysql", "mssql"):

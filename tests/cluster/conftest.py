@@ -1,4 +1,6 @@
-"""`smoke`: scripts/cluster-smoke loaded as a module (its steps are the cluster test's steps)."""
+"""`smoke`: scripts/cluster-smoke loaded as a module (its steps are the cluster tests' steps), and
+`cluster`: one compose cluster shared by the cluster tests of a session (bringing it up takes
+minutes), torn down with its engine at the end."""
 
 from __future__ import annotations
 
@@ -21,3 +23,22 @@ def smoke():
         sys.modules[name] = module  # dataclasses look their module up while the file executes
         loader.exec_module(module)
     return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def cluster(smoke):
+    try:
+        engine = smoke.prepare()
+    except smoke.Unavailable as err:
+        pytest.skip(f"no Docker engine can be used here: {err}")
+    try:
+        try:
+            running = smoke.up(engine)
+        except smoke.CheckFailed as err:
+            pytest.fail(str(err), pytrace=False)
+        try:
+            yield running
+        finally:
+            smoke.down(running)
+    finally:
+        engine.stop()

@@ -17,30 +17,20 @@ SPEC = "sweeps/smoke.yaml"
 
 
 @pytest.mark.timeout(3600)  # a cold image build; with cached images the test takes minutes
-def test_smoke_sweep_on_the_compose_cluster(smoke, capsys, record_property):
+def test_smoke_sweep_on_the_compose_cluster(smoke, cluster, capsys, record_property):
     experiment, trials = smoke.expected_trials(SPEC)
     started = time.monotonic()
     try:
-        engine = smoke.prepare()
-    except smoke.Unavailable as err:
-        pytest.skip(f"no Docker engine can be used here: {err}")
-    try:
-        cluster = smoke.up(engine)
-        try:
-            smoke.submit(cluster, SPEC)
-            runs = smoke.read_runs(cluster, experiment)
-            nodes = smoke.worker_nodes_used(cluster, runs)
-            unauthenticated = smoke.unauthenticated_status(cluster)
-        finally:
-            smoke.down(cluster)
+        smoke.submit(cluster, SPEC)
+        runs = smoke.read_runs(cluster, experiment)
+        nodes = smoke.worker_nodes_used(cluster, runs)
+        unauthenticated = smoke.unauthenticated_status(cluster)
     except smoke.CheckFailed as err:
         pytest.fail(str(err), pytrace=False)
-    finally:
-        engine.stop()
     wall = time.monotonic() - started
     record_property("cluster_wall_s", round(wall))
     with capsys.disabled():
-        print(f"\ncluster test: {trials} trials on {len(nodes)} worker nodes, wall time {wall:.0f} s")
+        print(f"\ncluster test: {trials} trials on {len(nodes)} worker nodes, sweep wall time {wall:.0f} s")
 
     assert runs.parent["info"]["status"] == "FINISHED"
     assert len(runs.children) == trials

@@ -10,6 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sweep"))
 
+import pytest
 from mlflow import MlflowClient  # noqa: E402
 from sweep_specs import tiny_spec_text  # noqa: E402
 
@@ -19,7 +20,7 @@ from snapsweep.sweep.storage import PackStore  # noqa: E402
 from snapsweep.sweep.trainable import PackTraining, SweepJob  # noqa: E402
 from snapsweep.track import Tracker  # noqa: E402
 
-__all__ = ["Killed", "LocalPack", "tiny_spec_text"]
+__all__ = ["POINTS", "STEPS", "Killed", "LocalPack", "assert_same_as_reference", "tiny_spec_text"]
 
 
 class Killed(Exception):
@@ -68,3 +69,23 @@ class LocalPack:
 
     def member_statuses(self) -> list[str]:
         return sorted(r.status for r in self.tracker.member_runs(self.name, self.name))
+
+
+STEPS = 60  # checkpoints at 20, 40, 60; metric points every 10 steps
+POINTS = list(range(10, STEPS + 1, 10))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """(summary, train_loss_bits histories) of the pack trained without a fault."""
+    pack = LocalPack(tmp_path_factory.mktemp("reference"), steps=STEPS)
+    return pack.train(), pack.histories()
+
+
+def assert_same_as_reference(pack: LocalPack, summary, reference) -> None:
+    ref_summary, ref_histories = reference
+    assert summary == ref_summary  # bit for bit: the same floats
+    histories = pack.histories()
+    assert [[step for step, _ in h] for h in histories] == [POINTS] * len(histories)  # each point once
+    assert histories == ref_histories
+    assert pack.member_statuses() == ["FINISHED"] * len(histories)

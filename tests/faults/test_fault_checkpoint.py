@@ -8,22 +8,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import Killed, LocalPack
+from conftest import STEPS, Killed, LocalPack, assert_same_as_reference
 
 from snapsweep.train.driver import CHECKPOINT_FILE
 
 pytestmark = pytest.mark.integration
-
-STEPS = 60  # checkpoints at 20, 40, 60; metric points every 10 steps
-POINTS = list(range(10, STEPS + 1, 10))
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """(summary, train_loss_bits histories) of the pack trained without a fault."""
-    pack = LocalPack(tmp_path_factory.mktemp("reference"), steps=STEPS)
-    return pack.train(), pack.histories()
-
 
 def _garble(path) -> None:
     blob = bytearray(path.read_bytes())
@@ -38,15 +27,6 @@ def _truncate(path) -> None:
 
 def _checkpoint(pack: LocalPack, step: int):
     return pack.root / "runs" / pack.name / "packs" / pack.pack.id / f"step-{step:09d}" / CHECKPOINT_FILE
-
-
-def _assert_same_as_reference(pack: LocalPack, summary, reference) -> None:
-    ref_summary, ref_histories = reference
-    assert summary == ref_summary  # bit for bit: the same floats
-    histories = pack.histories()
-    assert [[step for step, _ in h] for h in histories] == [POINTS] * len(histories)  # each point once
-    assert histories == ref_histories
-    assert pack.member_statuses() == ["FINISHED"] * len(histories)
 
 
 @pytest.mark.parametrize("damage", [_garble, _truncate], ids=["garbled", "truncated"])
@@ -66,7 +46,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
     assert str(newest) in warnings[0] and ("checksum" in warnings[0] or "truncated" in warnings[0])
     assert "continuing from the checkpoint at step 20" in warnings[1]
     assert "Traceback" not in err and "--resume" not in err
-    _assert_same_as_reference(pack, summary, reference)
+    assert_same_as_reference(pack, summary, reference)
 
 
 def test_no_good_checkpoint_left_starts_the_pack_over(tmp_path, capfd, reference):
@@ -83,7 +63,7 @@ def test_no_good_checkpoint_left_starts_the_pack_over(tmp_path, capfd, reference
     assert len(warnings) == 3, err
     assert str(_checkpoint(pack, 40)) in warnings[0] and str(_checkpoint(pack, 20)) in warnings[1]
     assert "starting the pack over" in warnings[2]
-    _assert_same_as_reference(pack, summary, reference)
+    assert_same_as_reference(pack, summary, reference)
 
 
 def test_a_pack_killed_before_its_first_checkpoint_sends_each_point_once(tmp_path, reference):
@@ -98,4 +78,4 @@ def test_a_pack_killed_before_its_first_checkpoint_sends_each_point_once(tmp_pat
     assert [[s for s, _ in h] for h in pack.histories()] == [[10, 20]] * 4
     assert pack.member_statuses() == ["RUNNING"] * 4
 
-    _assert_same_as_reference(pack, pack.train(), reference)
+    assert_same_as_reference(pack, pack.train(), reference)

@@ -145,3 +145,10 @@ def test_methods_differ_in_colour_line_style_and_marker():
     styles = method_styles([f"m{i}" for i in range(4)])
     for part in ("color", "linestyle", "marker"):
         assert len({s[part] for s in styles.values()}) == 4
+
+
+def test_byte_sizes_need_no_exponent():
+    from snapsweep.report.table import format_bytes
+
+    assert [format_bytes(n) for n in (0, 999, 1010 * 1024, 54 * 2**20, 3 * 2**30)] == [
+        "0 B", "999 B", "0.986 MiB", "54 MiB", "3 GiB"]

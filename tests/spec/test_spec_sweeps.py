@@ -39,6 +39,35 @@ def test_sweep_loads_and_expands(name):
     assert sorted(t.id for p in packs for t in p.trials) == sorted(t.id for t in trials)
 
 
+CPU = SWEEPS / "cpu"
+# CPU-scale sweep -> the full-scale sweep whose protocol it keeps (docs/reproduce.md)
+SIBLINGS = {"wikitext": "wikitext103", "copy": "copy", "online-vs-bptt": "online-vs-bptt"}
+
+
+def test_every_cpu_scale_sweep_has_a_full_scale_sibling():
+    assert sorted(p.stem for p in CPU.glob("*.yaml")) == sorted(SIBLINGS)
+
+
+@pytest.mark.parametrize("name", sorted(SIBLINGS))
+def test_a_cpu_scale_sweep_keeps_its_siblings_protocol(name):
+    small = spec.expand(spec.load(CPU / f"{name}.yaml"))
+    full = spec.expand(spec.load(SWEEPS / f"{SIBLINGS[name]}.yaml"))
+
+    def methods(trials):  # the gradient each computes: offline SnAp-1's two forms are one gradient
+        return {(t.config.method.family, t.config.method.n, t.config.method.mode) for t in trials}
+
+    assert methods(small) == methods(full)
+    assert {t.axes["density"] for t in small} <= {t.axes["density"] for t in full}
+    assert min(t.axes["density"] for t in small) < 1 or min(t.axes["density"] for t in full) == 1
+    a, b = small[0].config, full[0].config
+    assert type(a.task) is type(b.task) and a.task.batch == b.task.batch
+    protocol = (("length_spread", "start_level", "threshold_bits", "ema_decay", "ema_reset")
+                if isinstance(a.task, CopyTaskConfig) else ("crop",))
+    assert all(getattr(a.task, f) == getattr(b.task, f) for f in protocol)
+    assert (a.optim.name, a.optim.clip_norm) == (b.optim.name, b.optim.clip_norm)
+    assert {t.config.model.cell for t in small} <= {t.config.model.cell for t in full}
+
+
 def test_wikitext103_grid():
     sweep = spec.load(SWEEPS / "wikitext103.yaml")
     trials = spec.expand(sweep)

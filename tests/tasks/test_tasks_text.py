@@ -133,3 +133,26 @@ def test_validation_streams_score_each_character_of_the_slice_once():
 def test_unigram_entropy():
     assert unigram_entropy_bits(np.frombuffer(b"abababab", np.uint8)) == pytest.approx(1.0)
     assert unigram_entropy_bits(np.frombuffer(bytes(range(256)), np.uint8)) == pytest.approx(8.0)
+
+
+def test_saved_text_reads_back_in_the_official_layout(tmp_path):
+    data = load_local(WIKITEXT_DIR, 0.05)
+    train, valid = sources.save_local(data, tmp_path / "wt")
+    assert [os.path.basename(p) for p in (train, valid)] == ["wiki.train.raw", "wiki.valid.raw"]
+    again = load_local(str(tmp_path / "wt"), 0.5)  # the pair is used as it is: no second hold-out
+    assert np.array_equal(again.train, data.train) and np.array_equal(again.valid, data.valid)
+    assert not list((tmp_path / "wt").glob("*.part"))
+
+
+def test_fetch_script_without_the_hub_is_one_line(tmp_path):
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(HERE))
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"),
+               HF_DATASETS_CACHE=str(tmp_path / "hf" / "d"))
+    result = subprocess.run([os.path.join(root, "scripts", "fetch-wikitext"), str(tmp_path / "out")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 2, result.stdout
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "Salesforce/wikitext" in line and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -9,7 +9,7 @@ the trainer logs and `snapsweep plan` prices.
 from __future__ import annotations
 
 from snapsweep.errors import BudgetError, ConfigError
-from snapsweep.rtrl.costs import step_seconds
+from snapsweep.rtrl.costs import update_seconds
 from snapsweep.rtrl.registry import parse
 from snapsweep.bench import devices
 from snapsweep.bench.workload import compile_pack, sized_program, time_pack, updates_per_window
@@ -27,15 +27,19 @@ def method_ids(names) -> list:
 
 
 def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[str], density: float = 1.0,
-          repeats: int = 3, lengths_for_memory: tuple | None = (128, 4096), progress=None) -> list[dict]:
+          repeats: int = 3, lengths_for_memory: tuple | None = (128, 4096), progress=None,
+          rates_file: str | None = None, best: bool = False) -> list[dict]:
     """Measure every (hidden, method); rows for skipped combinations carry `skipped` with the reason.
 
     `methods`: registry names (bptt-offline, snap1-offline, snap1-traces-offline, snap2-online, ...).
     Throughput rows: method (canonical name), cell, hidden, units, density, batch, length, tokens_per_s,
     ratio_to_bptt, peak_device_bytes, compiled_bytes, trace_bytes, bytes_per_step,
     bandwidth_floor_fraction (measured / 2 trace_bytes per step at the copy bandwidth),
-    predicted_tokens_per_s (rtrl.costs.step_seconds at the rates measured in this run),
-    measured_over_predicted, bandwidth, flop_rate, device, skipped.
+    predicted_tokens_per_s (rtrl.costs.update_seconds at the rates measured in this run),
+    measured_over_predicted, bandwidth, flop_rate (the largest product's), op_seconds, device, skipped.
+    `best`: time each row by its fastest repeat (as the rates are), not the median: on a shared
+    machine other work only ever slows a run down, so the fastest is the least disturbed.
+    `rates_file`: where to save the measured rates (bench/devices.py save_rates) for `snapsweep plan`.
     Memory-flatness rows (kind "memory"): FLATNESS_METHODS compiled at each length in
     `lengths_for_memory`, with compiled_bytes (and peak_device_bytes where the device reports it).
     """
@@ -43,9 +47,14 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
     say = progress or (lambda message: None)
     kind = devices.device_kind()
     cpu = devices.on_cpu()
-    # Measured in this run: the floor and the static prediction (rtrl.costs.step_seconds) use them.
-    bandwidth, flop_rate = devices.copy_bandwidth(), devices.matmul_rate()
-    say(f"copy bandwidth {bandwidth / 1e9:.1f} GB/s, matrix products {flop_rate / 1e9:.1f} GFLOP/s")
+    # Measured in this run: the floor and the static prediction (rtrl.costs.update_seconds) use them.
+    rates = devices.measure_rates()
+    if rates_file:
+        devices.save_rates(rates, rates_file)
+    bandwidth, flop_rate = rates.bandwidth, rates.product_rate(devices.PRODUCT_DIMS[-1])
+    say(f"copy bandwidth {bandwidth / 1e9:.1f} GB/s, products " + ", ".join(
+        f"{rate / 1e9:.0f}" for _, rate in rates.product_rates) + f" GFLOP/s at d = {devices.PRODUCT_DIMS}, "
+        f"{rates.op_seconds * 1e6:.2f} us per kernel")
     flop_limit = MAX_FLOP_PER_UPDATE["cpu" if cpu else "other"]
     rows: list[dict] = []
     task = None  # one random-text task per (batch, length), shared by every method and size
@@ -58,7 +67,7 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
                    "ratio_to_bptt": None, "peak_device_bytes": None, "compiled_bytes": None,
                    "trace_bytes": None, "bytes_per_step": None, "bandwidth_floor_fraction": None,
                    "predicted_tokens_per_s": None, "measured_over_predicted": None,
-                   "bandwidth": bandwidth, "flop_rate": flop_rate,
+                   "bandwidth": bandwidth, "flop_rate": flop_rate, "op_seconds": rates.op_seconds,
                    "device": kind, "skipped": None}
             rows.append(row)
             try:
@@ -78,7 +87,8 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
             say(f"{name} k={row['units']}: compiling and timing")
             pack = compile_pack(program, 1)
             row["compiled_bytes"] = devices.executable_bytes(pack.chunk)
-            seconds, tokens, _ = time_pack(pack, updates_per_window(program), repeats)
+            updates = updates_per_window(program)
+            seconds, tokens, _ = time_pack(pack, updates, repeats, best)
             row["tokens_per_s"] = tokens / seconds
             row["peak_device_bytes"] = devices.peak_bytes()
             if method_id == REFERENCE:
@@ -89,7 +99,8 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
                 # Floor: reading and writing the traces once per time step at the copy bandwidth.
                 floor_tps = batch / (2 * cost.trace_bytes / bandwidth)
                 row["bandwidth_floor_fraction"] = row["tokens_per_s"] / floor_tps
-            row["predicted_tokens_per_s"] = batch / step_seconds(cost, bandwidth, flop_rate)
+            steps = length // updates  # time steps per update: the window offline, 1 online
+            row["predicted_tokens_per_s"] = batch * steps / update_seconds(cost, rates, steps)
             row["measured_over_predicted"] = row["tokens_per_s"] / row["predicted_tokens_per_s"]
             say(f"{name} k={row['units']}: {row['tokens_per_s']:.0f} tokens/s")
             del pack

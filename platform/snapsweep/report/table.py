@@ -154,9 +154,11 @@ def format_lr(lr: Optional[float]) -> str:
 
 
 def format_bytes(n: float) -> str:
-    """Binary units, three significant digits: 56623104 -> "54 MiB"."""
+    """Binary units, three significant digits: 56623104 -> "54 MiB", 1034240 -> "0.986 MiB".
+
+    The unit steps up at 1000, not 1024, so that three significant digits never need an exponent."""
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
+        if abs(n) < 1000 or unit == "GiB":
             return f"{n:.3g} {unit}"
         n /= 1024
     return f"{n:.3g} GiB"

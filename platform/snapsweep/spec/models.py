@@ -422,6 +422,13 @@ class Tracking(BaseModel):
     experiment: Annotated[Optional[str], AfterValidator(_path_component)] = Field(
         None, min_length=1, max_length=256, description="MLflow experiment name (no `/` or `..`); null: the spec name."
     )
+    outage_wait_s: float = Field(
+        1800.0, ge=0, le=7 * 24 * 3600,
+        description="Seconds a pack that finished training during a tracking-server outage waits for the server "
+                    "to return (a line every 30 s), then sends what it queued and ends its runs FINISHED; past "
+                    "this the pack fails and a re-run sends them. Training itself never waits: every MLflow "
+                    "operation of a trial is journaled on the local disk and replayed in order.",
+    )
 
     @field_serializer("uri")
     def _without_credentials(self, uri: Optional[str]) -> Optional[str]:

@@ -17,7 +17,7 @@ from typing import Iterator, Optional
 from snapsweep import settings
 from snapsweep.errors import ClusterError
 from snapsweep.sweep.resources import TrialResources
-from snapsweep.sweep.storage import is_local
+from snapsweep.sweep.storage import check_writable, is_local
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -58,7 +58,8 @@ def connect(address: Optional[str], *, env_vars: dict[str, str], num_cpus: Optio
     """Yield a connected `Cluster`; shut Ray down afterwards only if this call started it."""
     import ray
 
-    runtime_env = {"env_vars": env_vars}
+    # Ray's runtime-env agent writes every runtime_env to its log in plain text.
+    runtime_env = {"env_vars": {name: value for name, value in env_vars.items() if not is_credential(name)}}
     started_here = False
     # With neither a flag nor RAY_ADDRESS (snapsweep.settings), "local" starts a private instance
     # instead of joining whatever `ray start` last ran on this machine (ray.init's own default).
@@ -89,11 +90,41 @@ def connect(address: Optional[str], *, env_vars: dict[str, str], num_cpus: Optio
         started_here = True
     try:
         alive = [node for node in ray.nodes() if node.get("Alive")]
-        yield Cluster(address=address, started_here=started_here, nodes=len(alive),
-                      resources=dict(ray.cluster_resources()))
+        with _tune_ships_no_credentials():
+            yield Cluster(address=address, started_here=started_here, nodes=len(alive),
+                          resources=dict(ray.cluster_resources()))
     finally:
         if started_here:
             ray.shutdown()
+
+
+# Names of environment variables that hold credentials (cloud keys and tokens, passwords).
+_CREDENTIAL_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "CREDENTIAL", "ACCESS_KEY")
+
+
+def is_credential(name: str) -> bool:
+    upper = name.upper()
+    return upper.startswith("AWS_") or any(marker in upper for marker in _CREDENTIAL_MARKERS)
+
+
+@contextlib.contextmanager
+def _tune_ships_no_credentials() -> Iterator[None]:
+    """Ray Tune copies AWS_* credentials from the driver's environment into every trial actor's
+    runtime_env, which Ray's runtime-env agent then logs in plain text. For the length of the
+    sweep its list leaves credentials out: trial processes get them the way every Ray worker gets
+    its environment (inherited from the raylet on a local instance; the cluster's own, e.g. an
+    instance role or a mounted secret, on a remote one)."""
+    try:
+        from ray.tune.execution import class_cache
+        names = class_cache.ENV_VARS_TO_PROPAGATE
+    except (ImportError, AttributeError):  # another Ray version: nothing of the kind to undo
+        yield
+        return
+    class_cache.ENV_VARS_TO_PROPAGATE = {name for name in names if not is_credential(name)}
+    try:
+        yield
+    finally:
+        class_cache.ENV_VARS_TO_PROPAGATE = names
 
 
 def check_fit(cluster: Cluster, resources: TrialResources, storage_root: str) -> list[str]:
@@ -101,8 +132,10 @@ def check_fit(cluster: Cluster, resources: TrialResources, storage_root: str) ->
 
     A local instance cannot grow, so a request it cannot meet fails now instead of Tune waiting
     forever. A remote cluster may autoscale (a KubeRay GPU group at zero replicas shows no GPU
-    until a trial asks), so there it is only a warning.
+    until a trial asks), so there it is only a warning. Storage that cannot be written (full,
+    read-only) fails here too, before the parent run is opened or any trial starts.
     """
+    check_writable(storage_root)
     notes = []
     missing = resources.missing_from(cluster.resources)
     if missing:

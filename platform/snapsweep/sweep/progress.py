@@ -109,6 +109,9 @@ class ProgressPrinter(tune.Callback):
             self._heartbeat.update(trial.config.get("pack", "?"), result["step"])
         if result.get("done_members") is not None:
             return  # the final summary report; on_trial_complete prints the line
+        if result.get("tracking"):  # a trial waiting for the tracking server says so
+            self._line(trial, result["tracking"])
+            return
         step, steps = result.get("step"), result.get("steps")
         self._line(trial, f"step {step}/{steps}  {live_summary(result)}")
 

@@ -59,16 +59,18 @@ def run(
     storage: Optional[str] = None,
     progress: bool = True,
     out: TextIO = sys.stdout,
+    wait_for_tracking: float = 0.0,
 ) -> SweepResult:
     """Run every trial of the spec that has not finished; returns what happened.
 
     `address`: a Ray cluster (host:port, ray://..., auto); None takes RAY_ADDRESS, else starts Ray locally.
     `tracking_uri`: MLflow; None takes the spec's, else MLFLOW_TRACKING_URI, else sqlite:///mlflow.db
     in the working directory. `storage`: checkpoints and Tune results; None takes the spec's, else
-    SNAPSWEEP_STORAGE, else ./snapsweep-runs (snapsweep.settings).
+    SNAPSWEEP_STORAGE, else ./snapsweep-runs (snapsweep.settings). `wait_for_tracking`: seconds to
+    wait for an http tracking server that does not answer at the start (a countdown line every
+    5 s); 0 fails at once with one line.
     """
     from snapsweep import spec as spec_mod
-    from snapsweep.track import Tracker
 
     started = time.monotonic()
 
@@ -80,7 +82,7 @@ def run(
     sweep, spec_path = work.load_spec(spec_path_or_spec, check_data=True)
     paths = work.sweep_paths(sweep, storage)  # every setting checked before anything is created
     address = settings.ray_address(address)
-    tracker = Tracker(work.tracking_uri_of(sweep, tracking_uri))
+    tracker = _tracker(work.tracking_uri_of(sweep, tracking_uri), wait_for_tracking, out)
     if address is not None:
         from snapsweep.sweep.cluster import check_reachable
 
@@ -126,6 +128,9 @@ def run(
         if result.parent_run_id is None:  # an empty grid is refused by the spec; this is belt and braces
             result.parent_run_id = _parent_run(tracker, workload, spec_hash)
 
+    if workload.packs:
+        # The packs waited for an absent server before they ended; the sweep's end does the same.
+        _wait_for(tracker.check_reachable, sweep.tracking.outage_wait_s, out)
     if not result.skipped:  # else the driver that holds those packs writes the report and ends the parent
         _report(tracker, workload, result, say)
     finished_now = work.finished_ids(tracker, sweep) & {t.id for t in workload.trials}
@@ -142,6 +147,36 @@ def run(
     result.wall_s = time.monotonic() - started
     say(_closing(result, len(finished_now), tracker.uri))
     return result
+
+
+# While waiting for the tracking server at the start: a countdown line this often.
+COUNTDOWN_EVERY_S = 5.0
+
+
+def _tracker(uri: Optional[str], wait_s: float, out: TextIO):
+    """The Tracker of `uri`; an http server that does not answer is waited for up to `wait_s`
+    seconds, with a countdown line, before its one-line TrackingError is raised."""
+    from snapsweep.track import Tracker
+
+    return _wait_for(lambda: Tracker(uri), wait_s, out)
+
+
+def _wait_for(attempt, wait_s: float, out: TextIO):
+    """`attempt()`, again every few seconds while it raises a TrackingError saying the server does
+    not answer, for up to `wait_s` seconds (a countdown line each time); then its error."""
+    from snapsweep.errors import TrackingError
+
+    deadline = time.monotonic() + max(0.0, wait_s)
+    while True:
+        try:
+            return attempt()
+        except TrackingError as err:
+            left = deadline - time.monotonic()
+            if left <= 0 or "answered HTTP" in err.message:  # refused for a reason waiting will not change
+                raise
+            out.write(f"{err.message}; waiting for it, {left:.0f} s left\n")
+            out.flush()
+            time.sleep(min(COUNTDOWN_EVERY_S, left))
 
 
 def _stale_runs(tracker, workload: work.Workload) -> int:
@@ -199,9 +234,10 @@ def _tune(workload: work.Workload, tracker, result: SweepResult, resources: Tria
 
     sweep = workload.spec
     job = SweepJob(
-        sweep=sweep.name, experiment=workload.experiment, spec_hash=spec_hash, tracking_uri=tracker.uri,
+        sweep=sweep.name, experiment=workload.experiment, spec_hash=spec_hash, tracking_uri=tracker.connect_uri,
         parent_run_id=result.parent_run_id, paths=workload.paths, keep_checkpoints=sweep.storage.keep_checkpoints,
         env=env, packs={p.id: p for p in workload.packs}, owner=new_owner(), devices=sweep.resources.devices,
+        tracking_wait_s=sweep.tracking.outage_wait_s,
     )
     callbacks = []
     if say is not None:

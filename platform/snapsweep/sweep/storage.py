@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from snapsweep import settings
-from snapsweep.errors import CheckpointError, ConfigError
+from snapsweep.errors import CheckpointError, ConfigError, StorageError
 
 _STEP_DIR = re.compile(r"^step-(\d{9})$")
+PROBE_BYTES = 4096  # one filesystem block: enough to meet a full disk, not enough to fill one
+ELSEWHERE = "pass --storage of a writable directory with room; checkpoints already written are kept"
 
 
 def resolve_root(storage: Optional[str], spec_storage: Optional[str] = None, cwd: Optional[str] = None) -> str:
@@ -52,6 +54,33 @@ def is_local(root: str) -> bool:
 def join(*parts: str) -> str:
     # "/" works for local paths (POSIX) and for every URI scheme pyarrow knows.
     return "/".join(part.rstrip("/") for part in parts if part)
+
+
+def check_writable(root: str) -> None:
+    """Write, fsync and remove a small probe file in the local storage `root` (or, where it does
+    not exist yet, in the nearest directory above it, where it would be created), so that a full
+    disk or read-only storage is one StorageError line naming the path before anything starts,
+    not a traceback at the first checkpoint. Nothing is left behind. Object stores are not probed
+    (a probe costs a round trip and their permissions are per key): their first write says it."""
+    if not is_local(root):
+        return
+    directory = os.path.abspath(root.removeprefix("file://"))
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    path = os.path.join(directory, f".snapsweep-probe-{uuid.uuid4().hex}")
+    with _writing(directory, "write to the sweep storage"):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"\0" * PROBE_BYTES)
+            os.fsync(fd)  # where space is allocated late (NFS, delayed allocation), ENOSPC comes here
+        finally:
+            os.close(fd)
+            os.unlink(path)
+
+
+def _writing(where: str, doing: str, cleanup=None):
+    # Full, read-only or forbidden storage: one line naming `where`; other OSErrors keep their traceback.
+    return StorageError.on_write(where, doing, ELSEWHERE, cleanup)
 
 
 @dataclass(frozen=True)
@@ -124,11 +153,20 @@ class PackStore:
         return index
 
     def write_index(self, index: dict) -> None:
-        self._fs.create_dir(self._path, recursive=True)
         tmp = f"{self._path}/.pack.json.{uuid.uuid4().hex}"
-        with self._fs.open_output_stream(tmp) as handle:
-            handle.write(json.dumps(index, indent=2, sort_keys=True).encode())
-        self._fs.move(tmp, f"{self._path}/pack.json")
+        discard = lambda: self._discard(tmp, directory=False)  # noqa: E731
+        with _writing(join(self.uri, "pack.json"), "write the pack index", discard):
+            self._fs.create_dir(self._path, recursive=True)
+            with self._fs.open_output_stream(tmp) as handle:
+                handle.write(json.dumps(index, indent=2, sort_keys=True).encode())
+            self._fs.move(tmp, f"{self._path}/pack.json")
+
+    def _discard(self, path: str, *, directory: bool) -> None:
+        """Remove what a failed write left behind, if anything (best effort: the disk may be gone)."""
+        try:
+            (self._fs.delete_dir if directory else self._fs.delete_file)(path)
+        except OSError:
+            pass
 
     # -- checkpoints -------------------------------------------------------------------------
 
@@ -167,18 +205,23 @@ class PackStore:
         return local_dir
 
     def commit(self, local_dir: str, step: int) -> str:
-        """Publish `local_dir` as the checkpoint at `step`, then drop all but the newest `keep`."""
+        """Publish `local_dir` as the checkpoint at `step`, then drop all but the newest `keep`.
+
+        A failed copy (a full disk, storage gone read-only) removes its partial directory and
+        raises StorageError; the checkpoints already published stay as they were."""
         import pyarrow.fs as pafs
 
         final = f"{self._path}/step-{step:09d}"
         partial = f"{self._path}/.partial-{step:09d}-{uuid.uuid4().hex[:8]}"
-        self._fs.create_dir(partial, recursive=True)
-        pafs.copy_files(os.path.abspath(local_dir), partial, source_filesystem=pafs.LocalFileSystem(),
-                        destination_filesystem=self._fs)
-        if self._fs.get_file_info(final).type != pafs.FileType.NotFound:
-            # Only after a resume that re-reached a boundary: the content is the same state.
-            self._fs.delete_dir(final)
-        self._fs.move(partial, final)
+        discard = lambda: self._discard(partial, directory=True)  # noqa: E731
+        with _writing(self.checkpoint_uri(step), "write a checkpoint", discard):
+            self._fs.create_dir(partial, recursive=True)
+            pafs.copy_files(os.path.abspath(local_dir), partial, source_filesystem=pafs.LocalFileSystem(),
+                            destination_filesystem=self._fs)
+            if self._fs.get_file_info(final).type != pafs.FileType.NotFound:
+                # Only after a resume that re-reached a boundary: the content is the same state.
+                self._fs.delete_dir(final)
+            self._fs.move(partial, final)
         for old in self.steps()[:-self.keep]:
             self._fs.delete_dir(f"{self._path}/step-{old:09d}")
         return self.checkpoint_uri(step)
@@ -205,6 +248,7 @@ def publish_dir(local_dir: str, target: str) -> None:
     import pyarrow.fs as pafs
 
     fs, path = _filesystem(target)
-    fs.create_dir(path, recursive=True)
-    pafs.copy_files(os.path.abspath(local_dir), path, source_filesystem=pafs.LocalFileSystem(),
-                    destination_filesystem=fs)
+    with _writing(target, "write the report"):
+        fs.create_dir(path, recursive=True)
+        pafs.copy_files(os.path.abspath(local_dir), path, source_filesystem=pafs.LocalFileSystem(),
+                        destination_filesystem=fs)

@@ -12,8 +12,15 @@ recurrent states and traces, data position, RNG keys, curriculum, member MLflow 
 is written once and published twice: to Tune, which restores it when it retries a failed trial
 inside the same `Tuner`, and to the sweep's own pack directory, which a later `sweep.run` (a new
 `Tuner`, new trial directories) finds by pack id. A trial starts from the newer of the two. The
-member runs are reopened by id, and metric points at or before the last step MLflow already holds
-are not sent again, so a resumed run has one history without repeated steps.
+member runs are reopened by trial id, and metric points at or before the last step MLflow already
+holds are not sent again, so a resumed run has one history without repeated steps.
+
+Tracking outages. A trial never calls MLflow for its runs directly: opening them, tags, metric
+points and the end of each run (summary, artifacts, status) are appended to the pack's journal on
+this machine's disk (`snapsweep.track.journal`, under `settings.spool_dir()`) and replayed in order
+whenever the server answers (`snapsweep.track.replay`). Training goes on through an outage; the
+operations MLflow has not taken travel inside every checkpoint, for a resume on another machine;
+at its end the pack waits for the server (`tracking.outage_wait_s`) instead of failing.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 import os
 import shutil
 import sys
@@ -35,7 +43,6 @@ from snapsweep.sweep.storage import PackStore, SweepPaths, is_uri
 from snapsweep.train.driver import CHECKPOINT_FILE
 
 META_FILE = "meta.json"  # the checkpoint meta again, readable without loading the state
-BUFFER_FILE = "metric-buffer.jsonl"
 
 Report = Callable[[dict, Optional[str]], None]
 
@@ -47,7 +54,7 @@ class SweepJob:
     sweep: str
     experiment: str
     spec_hash: str
-    tracking_uri: str
+    tracking_uri: str = field(repr=False)  # Tracker.connect_uri: may hold a database password
     parent_run_id: str
     paths: SweepPaths
     keep_checkpoints: int
@@ -55,6 +62,7 @@ class SweepJob:
     packs: Mapping[str, object] = field(default_factory=dict)  # pack id -> snapsweep.spec Pack
     owner: str = ""  # the sweep.run call's lease owner id (sweep/lease.py); "" trains without a lease
     devices: int = 1  # local devices per trial: the pack's member axis is sharded over them
+    tracking_wait_s: float = 1800.0  # how long a finished pack waits for an absent tracking server
 
 
 def member_params(trial) -> dict:
@@ -99,10 +107,8 @@ class PackTraining:
         if self._tracker is None:
             from snapsweep.track import Tracker
 
-            # The spill file keeps metric points through a tracking outage, across a crash too;
-            # it can live beside the checkpoints only when those are on a local filesystem.
-            buffer = None if is_uri(self.store.uri) else os.path.join(self.store.uri, BUFFER_FILE)
-            self._tracker = Tracker(self.job.tracking_uri, buffer_path=buffer)
+            # No reachability check: the pack trains through an outage, its tracking journaled.
+            self._tracker = Tracker(self.job.tracking_uri, check=False)
         return self._tracker
 
     def _index(self) -> dict:
@@ -175,8 +181,14 @@ class PackTraining:
         return PackLease(self.store.uri, self.job.owner)
 
     def _all_finished(self) -> bool:
-        # Another driver may have finished the pack between this driver's plan and the lease.
-        finished = self.tracker().finished_trial_ids(self.job.experiment, self.job.sweep)
+        # Another driver may have finished the pack between this driver's plan and the lease. With
+        # the tracking server away, train: the journal's find-or-create keeps one run per trial.
+        from snapsweep.errors import TrackingError
+
+        try:
+            finished = self.tracker().finished_trial_ids(self.job.experiment, self.job.sweep)
+        except TrackingError:
+            return False
         return all(t.id in finished for t in self.pack.trials)
 
     def _skip(self, report: Report, line: str, *, held: bool) -> list[dict]:
@@ -208,31 +220,61 @@ class PackTraining:
 
 class _TrialPorts:
     """The pack driver's three ports in a Tune trial (train.driver): checkpoints go to Tune and to
-    the pack store, metric points and run lifecycles to MLflow through the Tracker."""
+    the pack store; metric points and run lifecycles go to the pack's tracking journal
+    (track.journal, on this machine's disk), which a Replayer applies to MLflow in order whenever
+    the server answers. Training never waits for MLflow; only the end of the pack does, for at most
+    the spec's `tracking.outage_wait_s`, so that the runs end FINISHED instead of the pack failing."""
 
     def __init__(self, training: PackTraining, tracker, report: Report, restored: Optional[str], scratch: str):
+        from snapsweep.report.plots import member_figure  # the run's learning curves, under plots/
+        from snapsweep.track.journal import Journal
+        from snapsweep.track.replay import Replayer
+
         self.training = training
         self.tracker = tracker
         self.report = report
         self.restored = restored  # Tune's checkpoint directory for a retried trial, else None
         self.scratch = scratch
-        self.run_ids: list[str] = []
+        self.journal = Journal(journal_dir(training.job, training.pack.id))
+        self.replayer = Replayer(tracker, self.journal, training.job.parent_run_id, plot=member_figure)
         self.metrics: Optional[_MemberMetrics] = None
+        self._source: Optional[str] = None  # the checkpoint directory the pack continues from
         self._previous: Optional[str] = None  # the last checkpoint directory handed to Tune
         self._total = training.pack.config.schedule.steps
+        self._said_outage = False
+
+    def run_ids(self) -> Optional[list[str]]:
+        """The member runs' ids, once every one is known (None while MLflow has not answered)."""
+        ids = [self.replayer.run_id(t.id) for t in self.training.pack.trials]
+        return ids if all(ids) else None
+
+    def _pump(self, *, force: bool = False) -> None:
+        pending = self.replayer.pump(force=force)
+        if pending and not self._said_outage:
+            _warn(f"pack {self.training.pack.id}: tracking server at {self.tracker.uri} unreachable; training on, "
+                  f"{pending} tracking operations queued in {self.journal.directory}")
+        self._said_outage = bool(pending)
 
     # -- CheckpointPort ------------------------------------------------------------------------
 
     def latest(self) -> Optional[str]:
-        source = self.training._restore_source(self.restored, self.scratch)
-        return os.path.join(source, CHECKPOINT_FILE) if source is not None else None
+        self._source = self.training._restore_source(self.restored, self.scratch)
+        return os.path.join(self._source, CHECKPOINT_FILE) if self._source is not None else None
 
     def save(self, step: int, meta: dict, write_state) -> None:
+        from snapsweep.track.journal import CHECKPOINT_FILE as JOURNAL_FILE
+
         directory = os.path.join(self.scratch, f"step-{step:09d}")
         os.makedirs(directory)
+        run_ids = self.run_ids()
+        if run_ids is not None and not meta.get("run_ids"):
+            meta["run_ids"] = run_ids  # the runs were opened after the pack started, in an outage
         write_state(os.path.join(directory, CHECKPOINT_FILE))
         with open(os.path.join(directory, META_FILE), "w", encoding="utf-8") as handle:
             json.dump(meta, handle)
+        # What MLflow has not taken yet travels with the checkpoint: a pack resumed on another
+        # machine (whose spool does not have this journal) sends it from there.
+        self.journal.export(os.path.join(directory, JOURNAL_FILE))
         self.training.store.commit(directory, step)
         self.report({"step": step, "steps": self._total, **self.metrics.live()}, directory)
         # Tune has copied it to its storage when report() returns.
@@ -244,34 +286,39 @@ class _TrialPorts:
 
     def emit(self, records: list) -> None:
         self.metrics(records)
+        self._pump()
 
     def flush(self) -> None:
         # Points first, then the checkpoint: a crash in between repeats those steps on resume, and
-        # _last_logged_step keeps them from being sent twice. Through an outage they wait (spilled).
-        self.tracker.flush(force=False)
+        # the replayer skips the steps MLflow already holds. Through an outage they wait, journaled.
+        self._pump()
 
     # -- RunPort -------------------------------------------------------------------------------
 
-    def start(self, resumed: bool) -> list[str]:
-        training, tracker = self.training, self.tracker
-        # member_run is idempotent by trial id: on resume it returns the runs the checkpoint meta
-        # names (and reopens one a crash left FAILED), so the runs continue.
-        self.run_ids = [tracker.member_run(training.job.parent_run_id, t.id, member_params(t), training._tags(t))
-                        for t in training.pack.trials]
+    def start(self, resumed: bool) -> Optional[list[str]]:
+        from snapsweep.track import flatten
+        from snapsweep.track import tags as T
+        from snapsweep.track.journal import CHECKPOINT_FILE as JOURNAL_FILE
+        from snapsweep.track.journal import OPEN, TAGS
+
+        training = self.training
+        if self._source is not None:
+            self.journal.absorb(os.path.join(self._source, JOURNAL_FILE))
+        # Opening is find-or-create by trial id: on resume it finds the runs the checkpoint names
+        # (and reopens one a crash left FAILED), so the runs continue.
+        ops = [{"op": OPEN, "trial": t.id, "params": flatten(member_params(t)), "tags": training._tags(t)}
+               for t in training.pack.trials]
         # Where the pack trains now (a resumed pack may land on another node): the cluster test
         # checks from it that trials spread over the workers.
         node = _node_id()
         if node:
-            from snapsweep.track import tags as T
-
-            for run_id in self.run_ids:
-                tracker.set_tags(run_id, {T.NODE: node})
-        # Asked also when starting from no checkpoint: a pack whose process died before its first
-        # checkpoint (or whose checkpoints were all unusable) has sent points that it now recomputes.
-        logged = [_last_logged_step(tracker, run_id) for run_id in self.run_ids]
-        training.store.write_index({**training._index(), "run_ids": self.run_ids})
-        self.metrics = _MemberMetrics(tracker, self.run_ids, logged)
-        return self.run_ids
+            ops.extend({"op": TAGS, "trial": t.id, "tags": {T.NODE: node}} for t in training.pack.trials)
+        self.journal.append(ops)
+        self._pump(force=True)
+        run_ids = self.run_ids()
+        training.store.write_index({**training._index(), **({"run_ids": run_ids} if run_ids else {})})
+        self.metrics = _MemberMetrics(self.journal, [t.id for t in training.pack.trials])
+        return run_ids
 
     def running(self, step: int) -> None:
         pass  # Tune's progress comes from the checkpoint reports
@@ -279,61 +326,105 @@ class _TrialPorts:
     def finish(self, step: int, summary: list[dict], write_member) -> None:
         """Close every member run: FINISHED, or FAILED for a diverged member (its step in the
         summary), with the member's final state (loadable by a one-member Trainer) as an artifact;
-        then the pack's last report to Tune."""
-        from snapsweep.report.plots import member_figure  # the run's learning curves, under plots/
+        wait for the tracking server if it is away; then the pack's last report to Tune."""
+        from snapsweep.errors import TrackingError
+        from snapsweep.track.journal import FINISH
 
-        for i, (run_id, row) in enumerate(zip(self.run_ids, summary)):
+        ops = []
+        for i, (trial, row) in enumerate(zip(self.training.pack.trials, summary)):
             path = os.path.join(self.scratch, "final", str(i), CHECKPOINT_FILE)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            write_member(i, path, {"trial_id": self.training.pack.trials[i].id, "run_id": run_id})
+            write_member(i, path, {"trial_id": trial.id, "run_id": self.replayer.run_id(trial.id)})
             diverged = row["status"] == "diverged"
-            final = {key: value for key, value in row.items() if key != "member"}
+            final = {key: _plain(value) for key, value in row.items() if key != "member"}
             final["step"] = row["diverged_at_step"] if diverged and row.get("diverged_at_step") is not None else row["steps"]
             final["diverged"] = diverged
-            self.tracker.finish(run_id, "FAILED" if diverged else "FINISHED", final, {"final_state": path},
-                                plot=member_figure)
+            ops.append({"op": FINISH, "trial": trial.id, "status": "FAILED" if diverged else "FINISHED",
+                        "summary": final, "artifacts": {"final_state": self.journal.stash(path)}, "plot": True})
+        self.journal.append(ops)
+        wait_s = self.training.job.tracking_wait_s
+
+        def waiting(line: str) -> None:
+            _warn(f"pack {self.training.pack.id}: {line}")
+            # Also to the driver, whose progress printer shows `tracking` (trial output stays in its log).
+            self.report({"step": step, "steps": self._total, "tracking": line, **self.metrics.live()}, None)
+
+        if not self.replayer.drain(wait_s, waiting):
+            raise TrackingError(
+                f"pack {self.training.pack.id} finished training but the tracking server at {self.tracker.uri} "
+                f"did not answer for {wait_s:.0f} s; {self.replayer.pending()} operations wait in "
+                f"{self.journal.directory}",
+                where="tracking",
+                fix="start the server and re-run: the pack continues from its last checkpoint and sends them "
+                    "(on this machine), or raise tracking.outage_wait_s",
+            )
+        self.journal.remove()
         done = {"step": step, "steps": self._total, "done_members": len(summary),
                 "diverged_members": sum(row["status"] == "diverged" for row in summary), **self.metrics.live()}
         self.report(done, None)
 
     def fail(self, error: BaseException) -> None:
-        # The runs stay RUNNING and unsent points stay in the buffer (spilled to disk): Tune's retry,
+        # The runs stay RUNNING and what MLflow has not taken stays in the journal: Tune's retry,
         # or a later `sweep.run`, resumes from the last checkpoint into the same runs.
         pass
+
+
+def journal_dir(job: SweepJob, pack_id: str) -> str:
+    """This machine's journal directory of one pack of one sweep run (parent run id: unique per
+    tracking store, so two sweeps, or two stores, never share a journal)."""
+    from snapsweep import settings
+
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in job.parent_run_id)
+    return os.path.join(settings.spool_dir(), safe, pack_id)
+
+
+def _plain(value):
+    """A summary value as JSON keeps it exactly: numpy/jax scalars become Python numbers."""
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
 
 
 def _warn(line: str) -> None:
     print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
-def _last_logged_step(tracker, run_id: str) -> int:
-    # "status" is logged at every log/eval/probe boundary, so its history ends at the last one.
-    history = tracker.metric_history(run_id, "status")
-    return history[-1][0] if history else -1
-
-
 class _MemberMetrics:
-    """The trainer's on_metrics callback: the tracker's MemberLogger (one batch per member run),
-    minus records a resumed pack replays, plus the newest live metrics for the progress line."""
+    """The trainer's on_metrics callback: one journal operation per member per report (numbers as
+    metric points; text values, e.g. a status, as `snapsweep.last.*` tags when they change), plus
+    the newest live metrics for the progress line."""
 
-    def __init__(self, tracker, run_ids: Sequence[str], logged: Sequence[int]):
-        from snapsweep.track import MemberLogger
-
-        self._logger = MemberLogger(tracker, run_ids)
-        self._logged = list(logged)
+    def __init__(self, journal, trial_ids: Sequence[str]):
+        self._journal = journal
+        self._trials = list(trial_ids)
+        self._text: dict[tuple[int, str], str] = {}
         self._latest: dict[str, dict[int, float]] = {}
 
     def __call__(self, records: list) -> None:
-        fresh = []
-        for record in records:
-            member = int(record["member"])
-            for key, value in record["metrics"].items():
-                if key in LIVE_METRICS and isinstance(value, (int, float)) and math.isfinite(value):
-                    self._latest.setdefault(key, {})[member] = float(value)
-            if int(record["step"]) > self._logged[member]:
-                fresh.append(record)  # else replayed after a resume: MLflow has it already
-        if fresh:
-            self._logger(fresh)
+        from snapsweep.track import tags as T
+        from snapsweep.track.journal import METRICS, TAGS
+        from snapsweep.track.members import split
+
+        by_member, text = split(records, len(self._trials), self._text)
+        now = int(time.time() * 1000)
+        ops = []
+        for member, points in sorted(by_member.items()):
+            if not points:
+                continue
+            for key, value, _ in points:
+                if key in LIVE_METRICS and math.isfinite(value):
+                    self._latest.setdefault(key, {})[member] = value
+            ops.append({"op": METRICS, "trial": self._trials[member],
+                        "points": [[key, value, step, now] for key, value, step in points]})
+        for member, values in sorted(text.items()):
+            ops.append({"op": TAGS, "trial": self._trials[member], "tags": values})
+            for tag, value in values.items():
+                self._text[(member, tag[len(T.LAST_PREFIX):])] = value  # queued is as good as sent: replayed
+        self._journal.append(ops)
 
     def live(self) -> dict:
         out = {}

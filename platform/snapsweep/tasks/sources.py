@@ -103,7 +103,13 @@ def hub_reachable(timeout_s: float = 2.0, endpoint: str | None = None) -> bool:
 
 
 def load_hub(config: "TextTaskConfig") -> TextData:
-    where = f"task.source hub ({config.hub_path}/{config.hub_name})"
+    return hub_text(config.hub_path, config.hub_name, config.holdout_fraction)
+
+
+def hub_text(hub_path: str, hub_name: str, holdout_fraction: float) -> TextData:
+    """The train and validation bytes of a hub dataset (through `datasets`, so its cache serves
+    later loads with HF_HUB_OFFLINE=1)."""
+    where = f"task.source hub ({hub_path}/{hub_name})"
     offline = settings.hub_offline()
     if not offline and not hub_reachable():
         raise DataError("the Hugging Face hub is unreachable", where=where,
@@ -114,7 +120,7 @@ def load_hub(config: "TextTaskConfig") -> TextData:
         raise DataError("the 'datasets' package is not installed", where=where,
                         fix="pip install datasets, or " + _LOCAL_FIX) from err
     try:
-        ds = datasets.load_dataset(config.hub_path, config.hub_name)
+        ds = datasets.load_dataset(hub_path, hub_name)
     except Exception as err:  # datasets raises many types (ConnectionError, FileNotFoundError, ...)
         reason = "not in the local datasets cache (HF_HUB_OFFLINE=1)" if offline else f"loading failed: {err}"
         raise DataError(reason, where=where, fix=_LOCAL_FIX) from err
@@ -122,8 +128,23 @@ def load_hub(config: "TextTaskConfig") -> TextData:
         raise DataError(f"the dataset has no 'train' split (splits: {sorted(ds)})", where=where, fix=_LOCAL_FIX)
     train = _rows_to_bytes(ds["train"]["text"])
     if "validation" in ds:
-        return TextData(train, _rows_to_bytes(ds["validation"]["text"]), origin=f"hub {config.hub_path}/{config.hub_name}")
-    return carve(train, config.holdout_fraction, origin=f"hub {config.hub_path}/{config.hub_name} (train, held out)")
+        return TextData(train, _rows_to_bytes(ds["validation"]["text"]), origin=f"hub {hub_path}/{hub_name}")
+    return carve(train, holdout_fraction, origin=f"hub {hub_path}/{hub_name} (train, held out)")
+
+
+def save_local(data: TextData, directory: str | os.PathLike) -> tuple[str, str]:
+    """Write `data` in the official layout (wiki.train.raw + wiki.valid.raw), which `load_local`
+    reads back unchanged; each file is written whole and then renamed, so a half-written
+    download never looks like data."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for name, array in ((TRAIN_FILE, data.train), (VALID_FILE, data.valid)):
+        path = os.path.join(directory, name)
+        with open(path + ".part", "wb") as f:
+            f.write(array.tobytes())
+        os.replace(path + ".part", path)
+        paths.append(path)
+    return paths[0], paths[1]
 
 
 def _rows_to_bytes(rows) -> np.ndarray:

@@ -7,6 +7,9 @@ The rest of snapsweep reaches MLflow only through this package:
     run_id = tracker.member_run(parent, trial.id, params, trial_tags(trial, spec_hash))
     logger = MemberLogger(tracker, run_ids)       # the trainer's on_metrics callback
     tracker.finish(run_id, "FINISHED", summary, artifacts)
+
+A Tune trial queues the same operations in a `track.journal.Journal` on local disk, applied in
+order by a `track.replay.Replayer` whenever the server answers, so an outage never stops training.
 """
 
 from snapsweep.track.buffer import MetricBuffer, Point

@@ -3,8 +3,9 @@
 A training trial must not stop, or block for minutes, because the tracking server restarted. Points
 are queued here and sent in batches (one `log_batch` per run per flush, at most `batch_size` points
 each). When the server cannot be reached the points stay: in memory up to `limit`, and, when a
-`spill_path` is given (next to the trial checkpoint), in a JSONL file that outlives the process, so
-a trial that crashes during an outage and resumes from its checkpoint still sends them. Without a
+`spill_path` is given (on local disk), in a JSONL file that outlives the process, so a process
+that crashes during an outage and starts again with the same file still sends them. (A sweep's
+trials journal every tracking operation instead, metrics included: `track.journal`.) Without a
 spill file the oldest points are dropped past `limit` and counted in `dropped`.
 
 This module knows nothing about MLflow: the tracker passes a `send(run_id, points)` callable that

@@ -7,7 +7,9 @@ tags through `search_runs`, so nothing here depends on process-local state survi
 
 Metrics go through the outage buffer (`track.buffer`) in `log_batch` calls of at most 1000 points:
 Ray's MLflowLoggerCallback makes one HTTP call per metric key per report, which a pack of a dozen
-members logging every few steps turns into thousands of requests.
+members logging every few steps turns into thousands of requests. A sweep's trials do not call
+these methods during training: they journal every operation (`track.journal`) and a
+`track.replay.Replayer` calls them when the server answers.
 """
 
 from __future__ import annotations
@@ -81,13 +83,24 @@ class Tracker:
         buffer_limit: int = 100_000,
         retry_interval_s: float = 10.0,
         check_timeout_s: float = 5.0,
+        check: bool = True,
     ):
+        """`check`: fail now (one line) when an http server does not answer; a trial passes False,
+        since it trains through an outage (`track.journal`)."""
         self.target = connection.resolve(uri, workdir)
         if self.target.is_http:
             connection.configure_http()
             connection.use_credentials(self.target.credentials)
-            connection.check_reachable(self.target.uri, check_timeout_s, self.target.credentials)
-        self._client = MlflowClient(tracking_uri=self.target.uri, registry_uri=self.target.uri)
+            if check:
+                connection.check_reachable(self.target.uri, check_timeout_s, self.target.credentials)
+        try:
+            # A database store connects here (and needs its driver): its errors come as one line.
+            self._client = MlflowClient(tracking_uri=self.target.store_uri, registry_uri=self.target.store_uri)
+        except Exception as err:  # noqa: BLE001 - a missing driver, SQLAlchemy's errors: one line each
+            raise TrackingError(f"cannot open the tracking store {self.uri}: {self.scrub(_first_line(err))}",
+                                where="tracking",
+                                fix="install the database driver (e.g. psycopg2-binary for postgresql://), start "
+                                    "the database, or correct the tracking URI") from None
         self._buffer = MetricBuffer(
             limit=buffer_limit,
             spill_path=buffer_path,
@@ -99,7 +112,27 @@ class Tracker:
 
     @property
     def uri(self) -> str:
+        """The store's URI as it may be printed and logged: never a password."""
         return self.target.uri
+
+    @property
+    def connect_uri(self) -> str:
+        """What another process passes to `Tracker` to reach the same store (a database password
+        included, http credentials not: those travel in MLflow's environment variables)."""
+        return self.target.store_uri
+
+    def check_reachable(self, timeout_s: float = 2.0) -> None:
+        """One short health request (http): TrackingError, one line, when the server does not
+        answer; a database or file store is not checked."""
+        if self.target.is_http:
+            connection.check_reachable(self.target.uri, timeout_s, self.target.credentials)
+
+    def reachable(self, timeout_s: float = 2.0) -> bool:
+        try:
+            self.check_reachable(timeout_s)
+        except TrackingError:
+            return False
+        return True
 
     # -- experiments and the run hierarchy ---------------------------------------------------------
 
@@ -223,7 +256,7 @@ class Tracker:
             parent = self._client.get_run(parent_id)
         exp_id = parent.info.experiment_id
         flat = flatten(params)
-        found = self._search([exp_id], f"{_eq(T.PARENT, parent_id)} and {_eq(T.TRIAL_ID, trial_id)}", oldest_first=True)
+        found = self._find_members(exp_id, parent_id, trial_id)
         with self._calls(f"opening the run of trial {trial_id}"):
             if found:
                 run = found[0]
@@ -250,6 +283,16 @@ class Tracker:
             run_id = self._client.create_run(exp_id, tags=_strings(all_tags), run_name=run_name).info.run_id
             self._log_params(run_id, flat)
         return run_id
+
+    def find_member(self, parent_id: str, trial_id: str) -> Optional[str]:
+        """The run id of a trial's member run under `parent_id`, or None when there is none yet."""
+        with self._calls(f"reading the parent run {parent_id}"):
+            exp_id = self._client.get_run(parent_id).info.experiment_id
+        found = self._find_members(exp_id, parent_id, trial_id)
+        return found[0].info.run_id if found else None
+
+    def _find_members(self, exp_id: str, parent_id: str, trial_id: str) -> list:
+        return self._search([exp_id], f"{_eq(T.PARENT, parent_id)} and {_eq(T.TRIAL_ID, trial_id)}", oldest_first=True)
 
     def _own_provenance(self) -> dict[str, str]:
         if self._provenance is None:
@@ -279,7 +322,8 @@ class Tracker:
         except TrackingError:
             raise
         except Exception as err:  # noqa: BLE001 - wrapped into the project's one-line error
-            raise TrackingError(f"the tracking server rejected metrics: {_first_line(err)}", where="tracking") from err
+            raise TrackingError(f"the tracking server rejected metrics: {self.scrub(_first_line(err))}",
+                                where="tracking") from err
 
     def pending(self) -> int:
         return self._buffer.pending()
@@ -289,6 +333,12 @@ class Tracker:
         """Points dropped because the in-memory buffer was full and no spill file was given."""
         return self._buffer.dropped
 
+    def send_metrics(self, run_id: str, points: Sequence[Point]) -> None:
+        """Log `points` now, in batches, bypassing the buffer (the journal's replayer has its own
+        queue): raises `Unreachable` for an outage, TrackingError for points the server refuses."""
+        for start in range(0, len(points), MAX_METRICS_PER_BATCH):
+            self._send(run_id, points[start : start + MAX_METRICS_PER_BATCH])
+
     def _send(self, run_id: str, points: Sequence[Point]) -> None:
         metrics = [Metric(p.key, p.value, p.timestamp, p.step) for p in points]
         try:
@@ -296,11 +346,12 @@ class Tracker:
         except MlflowException as err:
             if err.error_code in PERMANENT_ERRORS:
                 raise TrackingError(
-                    f"run {run_id} refused {len(points)} metric points: {_first_line(err)}", where="tracking"
+                    f"run {run_id} refused {len(points)} metric points: {self.scrub(_first_line(err))}",
+                    where="tracking",
                 ) from err
-            raise Unreachable(_first_line(err)) from err
+            raise Unreachable(self.scrub(_first_line(err))) from err
         except (OSError, ConnectionError) as err:
-            raise Unreachable(str(err)) from err
+            raise Unreachable(self.scrub(str(err))) from err
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         """`(step, value)` sorted by step; a step logged twice (a resumed trial replaying the steps
@@ -460,7 +511,12 @@ class Tracker:
                 fix = "check the run id / experiment name; a deleted run or experiment must be restored first"
             else:
                 fix = f"check that the tracking server at {self.uri} is running and reachable"
-            raise TrackingError(f"{what}: {_first_line(err)}", where="tracking", fix=fix) from err
+            raise TrackingError(f"{what}: {self.scrub(_first_line(err))}", where="tracking", fix=fix) from err
+
+    def scrub(self, text: str) -> str:
+        """An error text as it may be shown: the store's secrets (a database password in the
+        URI, the http password) replaced, whatever library wrote them into the message."""
+        return connection.scrub(text, self.target)
 
 
 def _record(run) -> RunRecord:

@@ -8,7 +8,8 @@ exponential backoff, minutes).
 Credentials come as `user:password@` in the URI or as MLFLOW_TRACKING_USERNAME/PASSWORD. They are
 taken out of the URI here: `Target.uri` never holds them (it is what errors, tags and printed lines
 show), and MLflow's client gets them through its own environment variables (`use_credentials`),
-which trial processes started by a local Ray inherit.
+which trial processes started by a local Ray inherit. A database URI (postgresql://user:pw@...)
+keeps its password only in `Target.store_uri`, what MLflow's SQLAlchemy store connects with.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import base64
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -37,15 +39,30 @@ HTTP_DEFAULTS = {
 
 @dataclass(frozen=True)
 class Target:
-    uri: str  # without credentials
+    uri: str  # without credentials: what may be printed, logged and tagged
     # Artifact root for experiments this tracker creates; None: the server decides
     # (mlflow-artifacts:/ proxied to its --artifacts-destination).
     artifact_root: Optional[str]
     credentials: Optional[settings.Credentials] = None
+    # What MLflow's client is given: `uri`, except that a database URI keeps its password.
+    store_uri: str = field(default="", repr=False)
+
+    def __post_init__(self):
+        if not self.store_uri:
+            object.__setattr__(self, "store_uri", self.uri)
 
     @property
     def is_http(self) -> bool:
         return self.uri.startswith(("http://", "https://"))
+
+    def secrets(self) -> list[str]:
+        """The passwords this target holds, as they may appear in a library's error text."""
+        found = [self.credentials.password] if self.credentials is not None else []
+        _, in_uri = settings.split_credentials(self.store_uri)
+        if in_uri is not None:
+            found.append(in_uri.password)
+        found.extend(settings.query_secrets(self.store_uri))
+        return [s for s in found if s]
 
 
 def resolve(uri: Optional[str], workdir: Optional[str | os.PathLike] = None) -> Target:
@@ -62,7 +79,23 @@ def resolve(uri: Optional[str], workdir: Optional[str | os.PathLike] = None) -> 
         # of whatever directory the process happens to run in.
         path = Path(uri[len("sqlite:///"):]).resolve()
         return Target(uri, str(path.parent / "mlartifacts"))
-    return Target(uri, None)
+    return Target(settings.redact(uri), None, store_uri=uri)
+
+
+# Passwords shorter than this are not searched for in error texts: replacing every "ab" in a
+# message would garble it, and such a password is no secret anyway.
+MIN_SCRUBBED = 3
+
+
+def scrub(text: str, target: Target) -> str:
+    """`text` with the target's full URI and passwords (plain and URL-quoted) replaced."""
+    if target.store_uri != target.uri:
+        text = text.replace(target.store_uri, target.uri)
+    for secret in target.secrets():
+        if len(secret) >= MIN_SCRUBBED:
+            for form in {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}:
+                text = text.replace(form, "***")
+    return text
 
 
 def configure_http() -> None:

@@ -2,7 +2,8 @@
 
 The trainer reports `[{"member": i, "step": s, "metrics": {...}}, ...]` for every member of a pack
 at once; this turns one such report into one `log_batch` per member run (through the tracker's
-outage buffer) instead of one request per key.
+outage buffer) instead of one request per key. `split` is that routing on its own, for the Tune
+trial, which journals the same points (track.journal) instead of sending them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,30 @@ from snapsweep.track.client import Record, Tracker
 log = logging.getLogger(__name__)
 
 
+Numbers = dict[int, list[Record]]  # member -> (key, value, step) points
+Text = dict[int, dict[str, str]]  # member -> {snapsweep.last.<key>: text} to set as tags
+
+
+def split(records: Iterable[Mapping], members: int, sent: Mapping[tuple[int, str], str]) -> tuple[Numbers, Text]:
+    """One `on_metrics` report as numeric points per member, and the text values (a status) that
+    differ from `sent` ((member, key) -> the text last sent; the caller updates it) as tags."""
+    numbers: Numbers = {}
+    text: Text = {}
+    for record in records:
+        member = int(record["member"])
+        if not 0 <= member < members:
+            raise IndexError(f"metrics for member {member}, but the pack has {members} runs")
+        step = int(record["step"])
+        batch = numbers.setdefault(member, [])
+        for key, value in record["metrics"].items():
+            number = _number(value)
+            if number is not None:
+                batch.append((key, number, step))
+            elif value is not None and sent.get((member, key)) != str(value):
+                text.setdefault(member, {})[T.LAST_PREFIX + key] = str(value)
+    return numbers, text
+
+
 class MemberLogger:
     def __init__(self, tracker: Tracker, run_ids: Sequence[str]):
         self.tracker = tracker
@@ -27,29 +52,16 @@ class MemberLogger:
 
     def __call__(self, records: Iterable[Mapping]) -> int:
         """Log one `on_metrics` report; returns the points still waiting in the outage buffer."""
-        batches: dict[str, list[Record]] = {}
-        text: dict[int, dict[str, str]] = {}
-        for record in records:
-            member = int(record["member"])
-            if not 0 <= member < len(self.run_ids):
-                raise IndexError(f"metrics for member {member}, but the pack has {len(self.run_ids)} runs")
-            step = int(record["step"])
-            batch = batches.setdefault(self.run_ids[member], [])
-            for key, value in record["metrics"].items():
-                number = _number(value)
-                if number is not None:
-                    batch.append((key, number, step))
-                elif value is not None and self._text.get((member, key)) != str(value):
-                    text.setdefault(member, {})[key] = str(value)
-        pending = self.tracker.log_metrics_by_run(batches)
+        numbers, text = split(records, len(self.run_ids), self._text)
+        pending = self.tracker.log_metrics_by_run({self.run_ids[m]: points for m, points in numbers.items()})
         for member, values in text.items():
             try:
-                self.tracker.set_tags(self.run_ids[member], {T.LAST_PREFIX + k: v for k, v in values.items()})
+                self.tracker.set_tags(self.run_ids[member], values)
             except TrackingError as err:  # an outage: not remembered as sent, so retried next report
                 log.warning("could not tag run %s: %s", self.run_ids[member], err)
                 continue
-            for key, value in values.items():
-                self._text[(member, key)] = value
+            for tag, value in values.items():
+                self._text[(member, tag[len(T.LAST_PREFIX):])] = value
         return pending
 
 

@@ -25,10 +25,12 @@ import tempfile
 import jax
 import numpy as np
 
-from snapsweep.errors import CheckpointError
+from snapsweep.errors import CheckpointError, StorageError
 
 MAGIC = b"SNAPSWEEP-CKPT\n"
 FORMAT = 1
+# The other way out of a checkpoint that cannot be written (a full disk, a read-only directory).
+WRITE_ELSEWHERE = "write checkpoints to another directory; the last one written is kept"
 
 
 def fingerprint(settings: dict) -> str:
@@ -69,6 +71,13 @@ def save(path: str, state, meta: dict, fp: str, settings: dict | None = None) ->
         "payload_sha256": digest.hexdigest(),
     }
     head = json.dumps(header).encode()
+    # A full disk or a read-only directory: one line naming the file; the temp file is gone and the
+    # checkpoint that was at `path` (if any) is untouched, since nothing replaced it.
+    with StorageError.on_write(path, "write a checkpoint", WRITE_ELSEWHERE):
+        _write(path, head, records)
+
+
+def _write(path: str, head: bytes, records) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + ".", dir=directory)
