@@ -1,6 +1,7 @@
 """`smoke`: scripts/cluster-smoke loaded as a module (its steps are the cluster tests' steps), and
-`cluster`: one compose cluster shared by the cluster tests of a session (bringing it up takes
-minutes), torn down with its engine at the end."""
+`cluster`: one compose cluster shared by the tests of test_compose_cluster.py (bringing it up
+takes minutes), torn down with its engine after the last of them, before the rest of the suite
+runs (module scope: without packages, pytest's package scope lasts the whole session)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def smoke():
     return sys.modules[name]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(smoke):
     try:
         engine = smoke.prepare()
