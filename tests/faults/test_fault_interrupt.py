@@ -28,7 +28,10 @@ def _run(command, cwd, log, signum=None, after_step=None, pack_dir=None):
     """Run `snapsweep run`; with `signum`, send it to the driver once the pack has a checkpoint
     past `after_step` -> (exit status, output)."""
     with open(log, "w") as out:
-        driver = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # As from an interactive terminal: SIGINT at its default (a test runner started in the
+        # background inherits it ignored, and Python then never turns it into KeyboardInterrupt).
+        driver = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         if signum is not None:
             deadline = time.monotonic() + 240

@@ -46,8 +46,13 @@ def interruptible(on_interrupt: Callable[[], None]) -> Iterator[None]:
         received.append(signum)
         raise _Terminated()
 
+    # A process started in the background (or by a runner that ignores SIGINT) inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt: `kill -INT` would do nothing.
+    saved_int = signal.getsignal(signal.SIGINT) if main else None
     if main:
         signal.signal(signal.SIGTERM, terminate)
+        if saved_int is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     except KeyboardInterrupt as stop:
@@ -59,6 +64,7 @@ def interruptible(on_interrupt: Callable[[], None]) -> Iterator[None]:
     finally:
         if main:
             signal.signal(signal.SIGTERM, saved_term)
+            signal.signal(signal.SIGINT, saved_int)
         if saved_env is None:
             os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
         else:
