@@ -1,87 +1,59 @@
 """The docker-compose cluster for real: images, PostgreSQL, MLflow behind basic auth, a Ray head,
-two CPU workers, the smoke sweep submitted from a container, and what MLflow holds afterwards;
-then container-level faults injected into a second sweep on the same cluster.
+two CPU workers, and one sweep submitted from a container through container-level faults: a Ray
+worker container killed mid-pack, the MLflow container restarted, PostgreSQL restarted under
+MLflow, and the Ray head stopped (the driver dies with it) and the cluster brought back, then the
+same sweep submitted again. Afterwards MLflow must hold exactly one run per trial, all FINISHED,
+trained on both workers, each metric history with every logged step exactly once and every value
+equal, bit for bit, to the same sweep run on this host without a fault; one FINISHED parent; and a
+request without credentials refused.
 
 The steps are those of scripts/cluster-smoke (imported from there, so the script users run and
 this test cannot drift apart). Skipped, with the reason, only where no Docker engine can be used
 or started. A cold run builds the images (several minutes); the engine caches them for the next.
+Each fault waits for the sweep to make progress (new metric points in MLflow) since the last one,
+so every fault lands while packs train.
 """
 
 from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
+
+from snapsweep import sweep
+from snapsweep.track import tags as T
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration, pytest.mark.slow]
 
-SPEC = "sweeps/smoke.yaml"
-
-
-@pytest.mark.timeout(3600)  # a cold image build; with cached images the test takes minutes
-def test_smoke_sweep_on_the_compose_cluster(smoke, cluster, capsys, record_property):
-    experiment, trials = smoke.expected_trials(SPEC)
-    started = time.monotonic()
-    try:
-        smoke.submit(cluster, SPEC)
-        runs = smoke.read_runs(cluster, experiment)
-        nodes = smoke.worker_nodes_used(cluster, runs)
-        unauthenticated = smoke.unauthenticated_status(cluster)
-    except smoke.CheckFailed as err:
-        pytest.fail(str(err), pytrace=False)
-    wall = time.monotonic() - started
-    record_property("cluster_wall_s", round(wall))
-    with capsys.disabled():
-        print(f"\ncluster test: {trials} trials on {len(nodes)} worker nodes, sweep wall time {wall:.0f} s")
-
-    assert runs.parent["info"]["status"] == "FINISHED"
-    assert len(runs.children) == trials
-    assert [c["info"]["status"] for c in runs.children] == ["FINISHED"] * trials
-    assert all(max(runs.histories[c["info"]["run_id"]].values(), default=0) >= 2 for c in runs.children)
-    assert len(nodes) >= 2
-    assert unauthenticated == 401
-    assert smoke.check(runs, trials, nodes, unauthenticated) == []
-
-
-# Container-level faults on the compose cluster, one sweep through all of them: a Ray worker
-# container killed mid-pack, the MLflow container restarted, PostgreSQL restarted under MLflow, and
-# the Ray head stopped (the driver dies with it) and the cluster brought back, then the same sweep
-# submitted again. Afterwards MLflow must hold exactly one run per trial, all FINISHED, each metric
-# history with every logged step exactly once, and one FINISHED parent.
-#
-# Each fault waits for the sweep to make progress (new metric points in MLflow) since the last
-# one, so every fault lands while packs train.
-
+ROOT = Path(__file__).resolve().parents[2]
 FAULTS_SPEC = "tests/cluster/faults.yaml"
 KEY = "train_loss_bits"
 
 
-def latest_steps(smoke, cluster, experiment: str) -> dict[str, int]:
-    """Member run id -> the step of its newest training-loss point (one search request); empty
-    while MLflow (or PostgreSQL under it) is away."""
-    try:
-        return _latest_steps(smoke, cluster, experiment)
-    except OSError:  # connection refused or reset: the fault under test
-        return {}
+@pytest.fixture(scope="module")
+def reference(cluster, ray_local, tmp_path_factory) -> dict:
+    """Trial id -> (training-loss history, run summary tags) of the faults sweep run on this host's
+    local Ray with no fault (after the cluster is up: a machine with no Docker skips both)."""
+    root = tmp_path_factory.mktemp("cluster-reference")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    result = sweep.run(str(ROOT / FAULTS_SPEC), address=ray_local, tracking_uri=uri, storage=str(root / "runs"),
+                       progress=False)
+    assert result.ok, result.failed
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name(result.experiment)
+    out = {}
+    for run in client.search_runs([exp.experiment_id], f"tags.`{T.KIND}` = 'member'"):
+        history = sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, KEY))
+        out[run.data.tags[T.TRIAL_ID]] = (history, finals(run.data.tags))
+    return out
 
 
-def _latest_steps(smoke, cluster, experiment: str) -> dict[str, int]:
-    status, data = smoke._get(f"{cluster.mlflow_uri}/api/2.0/mlflow/experiments/get-by-name?experiment_name="
-                              f"{experiment}", ("admin", cluster.password))
-    if status != 200:
-        return {}
-    body = {"experiment_ids": [data["experiment"]["experiment_id"]], "max_results": 100}
-    status, data = smoke._get(f"{cluster.mlflow_uri}/api/2.0/mlflow/runs/search", ("admin", cluster.password), body)
-    if status != 200:
-        return {}
-    steps = {}
-    for run in data.get("runs", []):
-        if smoke.run_tags(run).get("snapsweep.kind") == "sweep":
-            continue
-        points = [m for m in run["data"].get("metrics", []) if m["key"] == KEY]
-        steps[run["info"]["run_id"]] = int(points[0]["step"]) if points else -1
-    return steps
+def finals(tags: dict) -> dict:
+    """The run summary: the `snapsweep.final.*` tags."""
+    return {k: v for k, v in tags.items() if k.startswith(T.FINAL_PREFIX)}
 
 
 def wait_for_progress(smoke, cluster, experiment: str, since: dict[str, int], driver: subprocess.Popen,
@@ -89,7 +61,7 @@ def wait_for_progress(smoke, cluster, experiment: str, since: dict[str, int], dr
     """Until some member logged a point newer than `since` (MLflow may be away meanwhile)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        steps = latest_steps(smoke, cluster, experiment)
+        steps = smoke.latest_steps(cluster, experiment, KEY)
         if any(step > since.get(run, -1) for run, step in steps.items() if step >= 0):
             return steps
         if driver.poll() is not None:
@@ -99,8 +71,8 @@ def wait_for_progress(smoke, cluster, experiment: str, since: dict[str, int], dr
     pytest.fail(f"no new metric point within {timeout_s:.0f} s", pytrace=False)
 
 
-@pytest.mark.timeout(1800)
-def test_a_sweep_survives_container_faults(smoke, cluster, capsys, record_property):
+@pytest.mark.timeout(3600)  # a cold image build; with cached images the test takes minutes
+def test_a_sweep_survives_container_faults(smoke, cluster, reference, capsys, record_property):
     experiment, trials = smoke.expected_trials(FAULTS_SPEC)
     started = time.monotonic()
     driver = subprocess.Popen(smoke.submit_argv(cluster, FAULTS_SPEC), env=cluster.engine.env, text=True,
@@ -155,3 +127,14 @@ def test_a_sweep_survives_container_faults(smoke, cluster, capsys, record_proper
     # Every logged step exactly once: 2000 updates logged every 100 (steps 100 ... 2000).
     assert {rid: h.get(KEY) for rid, h in runs.histories.items()} == {
         c["info"]["run_id"]: 20 for c in runs.children}
+    # Bit for bit: each trial's losses and summary equal the same sweep trained here without a fault.
+    by_trial = {smoke.run_tags(c)[T.TRIAL_ID]: c for c in runs.children}
+    assert sorted(by_trial) == sorted(reference)
+    for trial, (history, summary) in reference.items():
+        child = by_trial[trial]
+        assert smoke.metric_history(cluster, child["info"]["run_id"], KEY) == history, trial
+        assert finals(smoke.run_tags(child)) == summary, trial
+    nodes = smoke.worker_nodes_used(cluster, runs)
+    assert len(nodes) >= 2  # Ray spread the packs over both workers
+    assert smoke.unauthenticated_status(cluster) == 401  # MLflow asks for credentials
+    assert smoke.check(runs, trials, nodes, 401) == []  # what scripts/cluster-smoke checks, too

@@ -34,11 +34,13 @@ class LocalPack:
     root: Path
     name: str = "faults"
     steps: int = 60
+    text: str | None = None  # the spec's text, when not the tiny one-pack spec of `name` and `steps`
 
     def __post_init__(self):
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / f"{self.name}.yaml"
-        path.write_text(tiny_spec_text(self.name, methods=("snap1",), steps=self.steps), encoding="utf-8")
+        text = self.text or tiny_spec_text(self.name, methods=("snap1",), steps=self.steps)
+        path.write_text(text, encoding="utf-8")
         self.spec_path = path
         self.spec = spec.load(path)
         self.tracker = Tracker(f"sqlite:///{self.root / 'mlflow.db'}")

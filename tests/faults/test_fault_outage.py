@@ -156,7 +156,7 @@ def check_outcome(sweep: Sweep, code: int, out: str) -> dict:
             "running": sum(m.info.status == "RUNNING" for m in [*members, *parents])}
 
 
-def test_down_at_the_start_then_during_run_creation(mlflow_server_factory, ray_local, tmp_path, storage,
+def test_down_at_the_start_before_the_parent_run_and_during_run_creation(mlflow_server_factory, ray_local, tmp_path, storage,
                                                     tracking_spool):
     server = mlflow_server_factory(steady_port())
     server.stop()
@@ -164,6 +164,14 @@ def test_down_at_the_start_then_during_run_creation(mlflow_server_factory, ray_l
     started = time.monotonic()
     sweep.start("--wait-for-tracking", "120")
     sweep.wait_for(lambda: "waiting for it, " in sweep.output(), "the countdown line")
+    server.start()
+    # The driver reached the server and planned; it goes away again before the driver has made the
+    # parent run (Ray's start lies between): the driver waits again, with its countdown.
+    sweep.wait_for(lambda: f"sweep {sweep.name}: " in sweep.output(), "the plan line")
+    server.stop()
+    waits = sweep.output().count("waiting for it, ")
+    sweep.wait_for(lambda: sweep.output().count("waiting for it, ") > waits, "the driver's second countdown")
+    back_at = time.time()
     server.start()
     # The parent run is made; the pack's trial is still starting: it opens its runs in the outage.
     sweep.wait_for(sweep.parent_ready, "the parent run")
@@ -175,6 +183,10 @@ def test_down_at_the_start_then_during_run_creation(mlflow_server_factory, ray_l
     server.start()
     code, out = sweep.finish()
     figures = check_outcome(sweep, code, out)
+    client = MlflowClient(tracking_uri=server.uri)
+    (parent,) = client.search_runs([client.get_experiment_by_name(sweep.name).experiment_id],
+                                   f"tags.`{T.KIND}` = 'sweep'")
+    assert parent.info.start_time >= back_at * 1000  # made by the driver after its outage, not before
     print(f"outage at run creation: {figures}, wall {time.monotonic() - started:.0f} s")
 
 

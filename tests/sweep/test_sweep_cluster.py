@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from ray_nodes import TwoNodeCluster
+from ray_nodes import SameHostCluster
 
 from snapsweep import sweep
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def two_nodes():
-    cluster = TwoNodeCluster(worker_gpus=1, worker_resources={"TPU": 1})
+    cluster = SameHostCluster(worker_gpus=1, worker_resources={"TPU": 1})
     try:
         yield cluster.start()
     finally:

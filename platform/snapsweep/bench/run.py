@@ -12,7 +12,7 @@ from snapsweep.errors import BudgetError, ConfigError
 from snapsweep.rtrl.costs import update_seconds
 from snapsweep.rtrl.registry import parse
 from snapsweep.bench import devices
-from snapsweep.bench.workload import compile_pack, sized_program, time_pack, updates_per_window
+from snapsweep.bench.workload import compile_pack, sized_program, time_pack, updates_per_window, windows_per_call
 
 # Methods whose estimated work per update exceeds this many FLOPs are skipped (exact RTRL at a
 # large k would run for minutes per update on a CPU).
@@ -88,7 +88,8 @@ def bench(cell: str, hiddens: list[int], batch: int, length: int, methods: list[
             pack = compile_pack(program, 1)
             row["compiled_bytes"] = devices.executable_bytes(pack.chunk)
             updates = updates_per_window(program)
-            seconds, tokens, _ = time_pack(pack, updates, repeats, best)
+            windows, pack = windows_per_call(pack, updates)
+            seconds, tokens, _ = time_pack(pack, updates * windows, repeats, best)
             row["tokens_per_s"] = tokens / seconds
             row["peak_device_bytes"] = devices.peak_bytes()
             if method_id == REFERENCE:

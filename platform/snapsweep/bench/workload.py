@@ -11,6 +11,7 @@ bench runs where Pydantic is not installed, so the spec's defaults are restated 
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import NamedTuple
@@ -87,6 +88,20 @@ def compile_pack(program: Program, members: int, lr: float = OPTIM_DEFAULTS["lr"
     data = program.task.shared_data()
     chunk = run_chunk.lower(state, data, np.int32(0), program=program).compile()
     return Pack(program, state, data, chunk)
+
+
+# One call of the compiled chunk has a fixed price (flattening the state's arguments, dispatch):
+# about half a millisecond on a CPU, more than a whole offline update of a small net. The trainer
+# amortises it over a chunk of `log_every` updates, so bench times calls at least this long.
+MIN_CALL_SECONDS = 0.05
+MAX_WINDOWS_PER_CALL = 64
+
+
+def windows_per_call(pack: Pack, updates: int) -> tuple[int, Pack]:
+    """-> (windows of `updates` updates each that make one timed call last MIN_CALL_SECONDS or
+    more, at most MAX_WINDOWS_PER_CALL; pack after), from one call of one window."""
+    seconds, _, pack = time_pack(pack, updates, 1, best=True)
+    return max(1, min(MAX_WINDOWS_PER_CALL, math.ceil(MIN_CALL_SECONDS / max(seconds, 1e-9)))), pack
 
 
 def time_pack(pack: Pack, steps: int, repeats: int, best: bool = False) -> tuple[float, float, Pack]:

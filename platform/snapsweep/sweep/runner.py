@@ -87,9 +87,16 @@ def run(
         from snapsweep.sweep.cluster import check_reachable
 
         check_reachable(address)  # a wrong address fails now, even when nothing is left to run
-    workload = work.build(sweep, paths, work.finished_ids(tracker, sweep), spec_path=spec_path)
+
+    def ride(attempt):
+        # The server answered once: from here on its going away is an outage, ridden out like the
+        # trials ride theirs (tracking.outage_wait_s), with the countdown line. Every call retried is
+        # a search or a find-or-create, so a request whose answer was lost is safe to send again.
+        return _wait_for(attempt, sweep.tracking.outage_wait_s, out, outage=lambda err: not tracker.reachable())
+
+    workload = work.build(sweep, paths, ride(lambda: work.finished_ids(tracker, sweep)), spec_path=spec_path)
     say(f"sweep {sweep.name}: {workload.plan_line()}")
-    stale = _stale_runs(tracker, workload)
+    stale = ride(lambda: _stale_runs(tracker, workload))
     if stale:
         say(f"{stale} run{'s' if stale != 1 else ''} left RUNNING by a driver that is gone (stale); "
             "continuing them")
@@ -121,28 +128,32 @@ def run(
                 warnings.warn(note, stacklevel=2)
                 say(note)
             say(f"{cluster.describe()}; each pack gets {resources.label()}")
-            result.parent_run_id = _parent_run(tracker, workload, spec_hash)
+            result.parent_run_id = ride(lambda: _parent_run(tracker, workload, spec_hash))
             _tune(workload, tracker, result, resources, env, spec_hash, say if progress else None, out)
     else:
-        result.parent_run_id = tracker.find_sweep_run(workload.experiment, sweep.name)
+        result.parent_run_id = ride(lambda: tracker.find_sweep_run(workload.experiment, sweep.name))
         if result.parent_run_id is None:  # an empty grid is refused by the spec; this is belt and braces
-            result.parent_run_id = _parent_run(tracker, workload, spec_hash)
+            result.parent_run_id = ride(lambda: _parent_run(tracker, workload, spec_hash))
 
     if workload.packs:
         # The packs waited for an absent server before they ended; the sweep's end does the same.
-        _wait_for(tracker.check_reachable, sweep.tracking.outage_wait_s, out)
+        ride(tracker.check_reachable)
     if not result.skipped:  # else the driver that holds those packs writes the report and ends the parent
         _report(tracker, workload, result, say)
-    finished_now = work.finished_ids(tracker, sweep) & {t.id for t in workload.trials}
+    finished_now = ride(lambda: work.finished_ids(tracker, sweep)) & {t.id for t in workload.trials}
     complete = len(finished_now) == len(workload.trials)
     if result.parent_run_id is not None and not result.skipped:
         status = "FINISHED" if complete and not result.failed else "FAILED"
-        # With nothing run, the parent is ended again only when it says otherwise (a sweep whose
-        # diverged members an older version counted as failures).
-        if workload.packs or tracker.run(result.parent_run_id).status != status:
-            tracker.finish(result.parent_run_id, status,
-                           {"trials": len(workload.trials), "finished": len(finished_now),
-                            "failed_packs": len(result.failed)})
+
+        def end_parent() -> None:
+            # With nothing run, the parent is ended again only when it says otherwise (a sweep whose
+            # diverged members an older version counted as failures).
+            if workload.packs or tracker.run(result.parent_run_id).status != status:
+                tracker.finish(result.parent_run_id, status,
+                               {"trials": len(workload.trials), "finished": len(finished_now),
+                                "failed_packs": len(result.failed)})
+
+        ride(end_parent)
         result.parent_status = status
     result.wall_s = time.monotonic() - started
     say(_closing(result, len(finished_now), tracker.uri))
@@ -161,18 +172,20 @@ def _tracker(uri: Optional[str], wait_s: float, out: TextIO):
     return _wait_for(lambda: Tracker(uri), wait_s, out)
 
 
-def _wait_for(attempt, wait_s: float, out: TextIO):
-    """`attempt()`, again every few seconds while it raises a TrackingError saying the server does
-    not answer, for up to `wait_s` seconds (a countdown line each time); then its error."""
+def _wait_for(attempt, wait_s: float, out: TextIO, outage=None):
+    """`attempt()`, again every few seconds while it raises a TrackingError that `outage(err)` says
+    is the server not answering (by default: not an HTTP refusal), for up to `wait_s` seconds (a
+    countdown line each time); then its error. Any other TrackingError is raised at once."""
     from snapsweep.errors import TrackingError
 
+    outage = outage or (lambda err: "answered HTTP" not in err.message)
     deadline = time.monotonic() + max(0.0, wait_s)
     while True:
         try:
             return attempt()
         except TrackingError as err:
             left = deadline - time.monotonic()
-            if left <= 0 or "answered HTTP" in err.message:  # refused for a reason waiting will not change
+            if left <= 0 or not outage(err):  # refused for a reason waiting will not change
                 raise
             out.write(f"{err.message}; waiting for it, {left:.0f} s left\n")
             out.flush()
