@@ -37,7 +37,7 @@ class Cost(NamedTuple):
     forward_inner: int = 0  # contracting dimension of the other FLOPs (the cell's and readout's products)
     ops_per_step: int = 0
     # Once per update, whatever the window: the optimizer, the finiteness guard and the select that
-    # keeps or drops the update, over the parameters, Adam's moments and the carry.
+    # keeps or drops the update, over the parameters and Adam's moments (not the carry: train/step.py).
     bytes_per_update: int = 0
     ops_per_update: int = 0
 
@@ -159,7 +159,7 @@ def cost(method: MethodId, model: ModelConfig, batch: int) -> Cost:
                 product_flops=0 if product is None else product[0],
                 product_inner=0 if product is None else product[1], forward_inner=k,
                 ops_per_step=OPS_PER_STEP[kind],
-                bytes_per_update=UPDATE_PASSES * param_count(model) * size + 3 * trace_bytes,
+                bytes_per_update=UPDATE_PASSES * param_count(model) * size,
                 ops_per_update=OPS_PER_UPDATE)
 
 

@@ -10,8 +10,10 @@ length when nothing is padded), i.e. the gradient of the mean per-token loss; on
 one token per element, so both modes see the same scale and the same learning rates apply.
 
 Divergence: a non-finite loss, gradient, updated parameter or optimizer moment marks the member
-diverged at that update. The update is then discarded and every leaf of the member stays as it was (frozen), so
-the others in the pack continue unaffected and the failing state can still be inspected. The other
+diverged at that update. The update is then discarded: its parameters, optimizer state, task state
+and counters stay as they were (frozen), so the others in the pack continue unaffected and the last
+good parameters can still be inspected. Its carry (recurrent state and traces) is the failing
+step's: nothing reads it again, and keeping the old one would cost a pass over the traces. The other
 half of the divergence rule (a loss far above the task's trivial baseline) is judged per log
 interval, not per update, in train/loop.py: one noisy update must not end a member.
 """
@@ -69,8 +71,12 @@ def make_update(task, method: rtrl.Method, optimizer: optax.GradientTransformati
             params=params, opt_state=opt_state, carry=carry, task=task_state, step=s.step + 1,
             tokens=counter_add(s.tokens, jnp.round(count).astype(jnp.int32)), progress=progress,
         )
-        # Keep the old member wholesale unless this update is good (a select XLA fuses per leaf).
-        out = jax.tree.map(lambda new, old: jnp.where(ok, new, old), applied, s)
+        # Keep the old member unless this update is good (a select XLA fuses per leaf), all but
+        # its carry: an update is dropped only for a member that is (now) diverged, whose carry no
+        # later update uses, and selecting the traces would cost a pass over them (old and new both
+        # read, and the old kept alive, so a copy) every update: as much as the trace update itself.
+        kept = jax.tree.map(lambda new, old: jnp.where(ok, new, old), applied._replace(carry=()), s._replace(carry=()))
+        out = kept._replace(carry=carry)
         newly_diverged = running & ~finite
         return out._replace(
             clock=s.clock + 1,

@@ -124,7 +124,10 @@ def make_rule(model, n: int) -> TraceRule:
         imm = jnp.concatenate(parts, axis=-1)  # [B, C, G, k, R1]
         imm = jnp.transpose(imm, (3, 0, 1, 2, 4)).reshape(k, B, C, G * R1)
         out = jnp.einsum("vbij,vbjr->vbir", D, traces.J)
-        out = out.at[:, :, :C].add(imm)
+        # The immediate term added over the whole array (zero past slot 0), not into a slice: an
+        # elementwise pass may write into the carry's own buffer, where an in-place slice update of
+        # the product's output left that output to be copied back into the carry every step.
+        out = out + jnp.pad(imm, ((0, 0), (0, 0), (0, (N - 1) * C), (0, 0)))
         if masked:
             out = out * hoisted["keep_rows"]  # M_n ⊙ (I + D J)
         return new, SnapNTraces(out)
