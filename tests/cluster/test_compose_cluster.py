@@ -47,13 +47,8 @@ def reference(cluster, ray_local, tmp_path_factory) -> dict:
     out = {}
     for run in client.search_runs([exp.experiment_id], f"tags.`{T.KIND}` = 'member'"):
         history = sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, KEY))
-        out[run.data.tags[T.TRIAL_ID]] = (history, finals(run.data.tags))
+        out[run.data.tags[T.TRIAL_ID]] = (history, T.summary_tags(run.data.tags))
     return out
-
-
-def finals(tags: dict) -> dict:
-    """The run summary: the `snapsweep.final.*` tags."""
-    return {k: v for k, v in tags.items() if k.startswith(T.FINAL_PREFIX)}
 
 
 def wait_for_progress(smoke, cluster, experiment: str, since: dict[str, int], driver: subprocess.Popen,
@@ -133,7 +128,7 @@ def test_a_sweep_survives_container_faults(smoke, cluster, reference, capsys, re
     for trial, (history, summary) in reference.items():
         child = by_trial[trial]
         assert smoke.metric_history(cluster, child["info"]["run_id"], KEY) == history, trial
-        assert finals(smoke.run_tags(child)) == summary, trial
+        assert T.summary_tags(smoke.run_tags(child)) == summary, trial
     nodes = smoke.worker_nodes_used(cluster, runs)
     assert len(nodes) >= 2  # Ray spread the packs over both workers
     assert smoke.unauthenticated_status(cluster) == 401  # MLflow asks for credentials

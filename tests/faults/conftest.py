@@ -19,6 +19,7 @@ from snapsweep.sweep import work  # noqa: E402
 from snapsweep.sweep.storage import PackStore  # noqa: E402
 from snapsweep.sweep.trainable import PackTraining, SweepJob  # noqa: E402
 from snapsweep.track import Tracker  # noqa: E402
+from snapsweep.track import tags as T  # noqa: E402
 
 __all__ = ["POINTS", "STEPS", "Killed", "LocalPack", "assert_same_as_reference", "tiny_spec_text"]
 
@@ -61,13 +62,20 @@ class LocalPack:
 
         return PackTraining(self.job, self.pack, tracker=self.tracker).run(report)
 
-    def histories(self, key: str = "train_loss_bits") -> list[list[tuple[int, float]]]:
-        """Every point MLflow holds for `key`, per member run (trial order), duplicates included."""
-        client = MlflowClient(tracking_uri=self.tracker.uri)
-        by_trial = {r.trial_id: r.run_id for r in self.tracker.member_runs(self.name, self.name)}
+    def histories(self, key: str = "train_loss_bits", tracker: Tracker | None = None) -> list[list[tuple[int, float]]]:
+        """Every point `tracker` (default: the pack's own store) holds for `key`, per member run of
+        this sweep (trial order), duplicates included."""
+        tracker = tracker or self.tracker
+        client = MlflowClient(tracking_uri=tracker.uri)
+        by_trial = {r.trial_id: r.run_id for r in tracker.member_runs(self.name, self.name)}
         return [[(m.step, m.value) for m in sorted(client.get_metric_history(by_trial[t.id], key),
                                                   key=lambda m: (m.step, m.timestamp))]
                 for t in self.pack.trials]
+
+    def summaries(self, tracker: Tracker | None = None) -> list[dict]:
+        """The run summary tags of each member run of this sweep in `tracker` (trial order)."""
+        by_trial = {r.trial_id: r for r in (tracker or self.tracker).member_runs(self.name, self.name)}
+        return [T.summary_tags(by_trial[t.id].tags) for t in self.pack.trials]
 
     def member_statuses(self) -> list[str]:
         return sorted(r.status for r in self.tracker.member_runs(self.name, self.name))

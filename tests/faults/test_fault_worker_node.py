@@ -6,6 +6,8 @@ and every value equals the pack trained without a fault, bit for bit."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from ray_nodes import SameHostCluster
 
 from snapsweep.sweep.lease import LEASE_FILE, read
 from snapsweep.sweep.storage import PackStore
+from snapsweep.track import Tracker
 from snapsweep.track import tags as T
 
 pytestmark = pytest.mark.integration
@@ -39,11 +42,6 @@ def three_nodes():
         yield cluster.start()
     finally:
         cluster.stop()
-
-
-def _histories(client: MlflowClient, run_ids: list[str]) -> list[list[tuple[int, float]]]:
-    return [[(m.step, m.value) for m in sorted(client.get_metric_history(run_id, "train_loss_bits"),
-                                              key=lambda m: (m.step, m.timestamp))] for run_id in run_ids]
 
 
 def test_a_lost_worker_node_costs_nothing(three_nodes, mlflow_server, tmp_path):
@@ -73,7 +71,7 @@ def test_a_lost_worker_node_costs_nothing(three_nodes, mlflow_server, tmp_path):
         driver.wait(timeout=480)
     finally:
         if driver.poll() is None:
-            driver.kill()
+            os.killpg(driver.pid, signal.SIGKILL)  # the driver and every process it started
     text = log_path.read_text()
     assert driver.returncode == 0, text
     assert "restarting from its last checkpoint" in text, text
@@ -87,21 +85,11 @@ def test_a_lost_worker_node_costs_nothing(three_nodes, mlflow_server, tmp_path):
     order = [trial.id for trial in reference.pack.trials]
     assert sorted(by_trial) == sorted(order)
     assert {m.info.status for m in members} == {"FINISHED"}
-    histories = _histories(client, [by_trial[t].info.run_id for t in order])
+    server = Tracker(mlflow_server.uri)
+    histories = reference.histories(tracker=server)
     assert [[step for step, _ in h] for h in histories] == [POINTS] * 4  # every point once
     assert histories == reference.histories()  # bit for bit: the same float32 losses
-    assert [_finals(by_trial[t]) for t in order] == [_finals(r) for r in _runs_by_trial(reference, order)]
+    assert all(reference.summaries()) and reference.summaries(tracker=server) == reference.summaries()  # same summaries
     assert [row["status"] for row in reference_summary] == ["finished"] * 4
     (parent,) = client.search_runs([exp.experiment_id], f"tags.`{T.KIND}` = 'sweep'")
     assert parent.info.status == "FINISHED"
-
-
-def _finals(run) -> dict:
-    """The run summary (`snapsweep.final.*` tags): final loss, metrics, steps, tokens."""
-    return {k: v for k, v in run.data.tags.items() if k.startswith(T.FINAL_PREFIX)}
-
-
-def _runs_by_trial(pack: LocalPack, order: list[str]):
-    client = MlflowClient(tracking_uri=pack.tracker.uri)
-    runs = {r.trial_id: r.run_id for r in pack.tracker.member_runs(pack.name, pack.name)}
-    return [client.get_run(runs[t]) for t in order]

@@ -109,3 +109,8 @@ def note(axes: Mapping[str, Any], trial_id: str) -> str:
     parts = [f"{k} {axes[k]}" for k in ("method", "cell", "hidden", "units", "density", "lr", "seed")
              if axes.get(k) is not None]
     return f"snapsweep member: {', '.join(parts)}; trial {trial_id}." if parts else f"snapsweep member, trial {trial_id}."
+
+
+def summary_tags(tags: dict) -> dict:
+    """The run summary `finish` wrote: the run's `FINAL_PREFIX` tags, keys as stored."""
+    return {key: value for key, value in tags.items() if key.startswith(FINAL_PREFIX)}
