@@ -19,13 +19,19 @@ def test_saturated_snap_n_costs_what_rtrl_costs(cell, n):
     snap, rtrl = costs.cost(parse(f"snap{n}-online"), dense, 4), costs.cost(parse("rtrl-online"), dense, 4)
     assert costs.neighbourhood_size(dense, n) == dense.units
     assert (snap.trace_numbers, snap.trace_bytes) == (rtrl.trace_numbers, rtrl.trace_bytes)
-    assert (snap.flops_per_step, snap.product_flops, snap.product_inner) == \
-        (rtrl.flops_per_step, rtrl.product_flops, rtrl.product_inner)
+    # The same (Ck x Ck) by (Ck x p) product per example; SnAp-n's has one more row, δᵀ D, where the
+    # gates share one pattern (its gradient), so the new traces are not read again.
+    S = dense.units * (2 if cell == "lstm" else 1)
+    gradient_row = 1 if cell != "lstm" else 0
+    assert snap.product_inner == rtrl.product_inner == S
+    assert snap.product_flops * S == rtrl.product_flops * (S + gradient_row)
+    assert snap.flops_per_step - snap.product_flops == rtrl.flops_per_step - rtrl.product_flops
     # A sparse net whose neighbourhoods reach every unit is priced like the dense one too.
     reached = model(cell=cell, density=0.25)
     assert costs.neighbourhood_size(reached, 3) == reached.units
+    S = reached.units * (2 if cell == "lstm" else 1)
     assert costs.cost(parse("snap3-online"), reached, 4).product_flops == \
-        2 * 4 * costs.trace_numbers(parse("snap3-online"), reached) * reached.units * (2 if cell == "lstm" else 1)
+        2 * 4 * costs.trace_numbers(parse("snap3-online"), reached) * (S + gradient_row)
 
 
 def test_sparse_snap2_includes_the_neighbourhood_factor():
@@ -34,8 +40,9 @@ def test_sparse_snap2_includes_the_neighbourhood_factor():
     assert 1 < N < sparse.units
     snap1, snap2 = (costs.cost(parse(name), sparse, 16) for name in ("snap1-online", "snap2-online"))
     assert snap2.trace_numbers == N * snap1.trace_numbers == sparse.units * N * costs.row_param_count(sparse)
-    assert snap2.product_flops == 2 * 16 * snap2.trace_numbers * N and snap2.product_inner == N
-    assert snap2.bytes_per_step == costs.TRACE_PASSES["snap"] * snap2.trace_bytes + 2 * sparse.units * 16 * N * N * 4
+    # The gradient is one more row of the product (δᵀ D_local) on a GRU, whose gates share a pattern.
+    assert snap2.product_flops == 2 * 16 * snap2.trace_numbers * (N + 1) and snap2.product_inner == N
+    assert snap2.bytes_per_step == costs.TRACE_PASSES["snapn"] * snap2.trace_bytes + 2 * sparse.units * 16 * (N + 1) * N * 4
     assert snap1.product_flops == 0 and snap1.bytes_per_step == costs.TRACE_PASSES["snap"] * snap1.trace_bytes
 
 

@@ -119,11 +119,14 @@ OPS_PER_UPDATE = 160
 # Passes over the parameters per update: gradient scaling (2), Adam (6), applying it (3), the
 # finiteness guard (4) and keeping or dropping the update (9, parameters and both moments).
 UPDATE_PASSES = 24
-# Passes over the traces per time step (reads + writes): SnAp-1 and SnAp-n J <- D J + I (2) and the
-# gradient's read (1); SnAp-n on a cell whose gates differ in pattern (the LSTM) applies M_n (2
-# more); exact RTRL also writes the immediate Jacobian I and adds it as a separate pass (4 more);
-# Appendix D's numeric mask is one more read-and-write (2).
-TRACE_PASSES = {"snap": 3, "snap-masked": 5, "rtrl": 7, "snap-numeric": 9, "uoro": 3}
+# Passes over the traces per time step (reads + writes): SnAp-1 J <- d ⊙ J + I (2) and the
+# gradient's read (1); SnAp-n's product reads J and writes its result, which the immediate term's
+# add reads and writes into the carry (4; the gradient is a row of the product); on a cell whose
+# gates differ in pattern (the LSTM) the add also applies M_n and the gradient reads the result (5);
+# exact RTRL J <- D J + I (2), the gradient's read (1), and the immediate Jacobian I written and
+# added as a separate pass (4 more); Appendix D's numeric mask is a select that XLA fuses into that
+# add, no pass of its own (measured no slower than exact RTRL at either size of `bench --check`).
+TRACE_PASSES = {"snap": 3, "snapn": 4, "snapn-masked": 5, "rtrl": 7, "snap-numeric": 7, "uoro": 3}
 
 
 def cost(method: MethodId, model: ModelConfig, batch: int) -> Cost:
@@ -143,11 +146,13 @@ def cost(method: MethodId, model: ModelConfig, batch: int) -> Cost:
         product = (2 * batch * (C * k) * numbers, C * k)
         passes = TRACE_PASSES[method.family]
     elif method.family == "snap" and method.n > 1:
-        # J_v <- D_local[v] J_v over each unit's neighbourhood (N x C by N x C per row entry).
+        # J_v <- D_local[v] J_v over each unit's neighbourhood (N x C by N x C per row entry), with
+        # one more row, δᵀ D_local, for the gradient where the pattern is the same for every gate.
         N = neighbourhood_size(model, method.n)
-        product = (2 * batch * numbers * N * C, N * C)
-        passes = TRACE_PASSES["snap" if C == 1 else "snap-masked"]
-        extra_bytes = 2 * k * batch * (N * C) ** 2 * size  # D_local, written and read once
+        rows = N * C + (1 if C == 1 else 0)
+        product = (2 * batch * (numbers // (N * C)) * rows * N * C, N * C)
+        passes = TRACE_PASSES["snapn" if C == 1 else "snapn-masked"]
+        extra_bytes = 2 * k * batch * rows * N * C * size  # D_local, written and read once
     else:  # SnAp-1 traces and UORO: a few multiply-adds per trace entry
         forward = (3 * F + 4 * batch * numbers, k)
         passes = TRACE_PASSES["uoro" if method.family == "uoro" else "snap"]

@@ -41,14 +41,19 @@ class TraceRule(NamedTuple):
     # advance(cell_params, hoisted, state [B,C,k], traces, x [B,...], key) -> (state, traces)
     advance: Callable
     # contract(delta [B,C,k], traces, hoisted) -> grads w.r.t. the cell params (a dict like
-    # params["cell"]), summed over the batch
-    contract: Callable
+    # params["cell"]), summed over the batch; None for a rule with `fused_contract`
+    contract: Callable | None
     # reset(traces, reset [B]) -> traces with the rows of reset examples zeroed; None: the batch axis
     # leads every leaf (model.reset_rows). Rules with another layout (snap1_traces: [G, k, C·B, ...]) set it.
     reset: Callable | None = None
     # True: the rule applies resets itself, inside `advance(..., reset=reset [B])`, so the traces are
     # not rewritten by a separate pass every step (snapn folds it into its D_local product).
     fused_reset: bool = False
+    # True: the rule contracts δ_t with its new traces while it makes them, so they are not read
+    # again for the gradient: `advance(..., delta_of=f)` with f(new state) -> (δ_t, aux) returns
+    # (state, traces, grads, (δ_t, aux)); the driver then does not call `contract` (snapn folds it
+    # into its product).
+    fused_contract: bool = False
 
 
 def no_hoist(cell_params, tables):
@@ -88,17 +93,27 @@ def make_forward_method(model, rule: TraceRule, method_id: MethodId) -> Method:
             x, tok, y, w, reset = inputs
             state = reset_rows(state, reset)
             key, sub = jax.random.split(key)
-            if rule.fused_reset:
-                new_state, trace = rule.advance(cell_params, hoisted, state, trace, x, sub, reset=reset)
-            else:
+
+            def delta_of(new_state):
+                """δ_t = ∂L_t/∂s_t through the readout, with (loss_sum, count, readout gradient)."""
+                (loss_sum, count), pull = jax.vjp(lambda ro, h: readout_loss(ro, h, y, w), params["readout"],
+                                                  new_state[:, 0])
+                g_readout, dh = pull((inv_b, jnp.zeros((), dtype)))
+                return jnp.zeros_like(new_state).at[:, 0].set(dh), (loss_sum, count, g_readout)
+
+            if not rule.fused_reset:
                 trace = rule.reset(trace, reset) if rule.reset is not None else reset_rows(trace, reset)
-                new_state, trace = rule.advance(cell_params, hoisted, state, trace, x, sub)
-            (loss_sum, count), pull = jax.vjp(lambda ro, h: readout_loss(ro, h, y, w), params["readout"],
-                                              new_state[:, 0])
-            g_readout, dh = pull((inv_b, jnp.zeros((), dtype)))
-            delta = jnp.zeros_like(new_state).at[:, 0].set(dh)
+            extra = {"reset": reset} if rule.fused_reset else {}
+            if rule.fused_contract:
+                new_state, trace, g_cell, (delta, aux) = rule.advance(cell_params, hoisted, state, trace, x, sub,
+                                                                      delta_of=delta_of, **extra)
+            else:
+                new_state, trace = rule.advance(cell_params, hoisted, state, trace, x, sub, **extra)
+                delta, aux = delta_of(new_state)
+                g_cell = rule.contract(delta, trace, hoisted)
+            loss_sum, count, g_readout = aux
             acc = dict(acc)
-            acc["cell"] = jax.tree.map(jnp.add, acc["cell"], rule.contract(delta, trace, hoisted))
+            acc["cell"] = jax.tree.map(jnp.add, acc["cell"], g_cell)
             acc["readout"] = jax.tree.map(jnp.add, acc["readout"], g_readout)
             acc["loss_sum"] = acc["loss_sum"] + loss_sum
             acc["count"] = acc["count"] + count
