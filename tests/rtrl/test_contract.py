@@ -36,8 +36,12 @@ def test_cell_shapes_agree_with_the_cells():
     from snapsweep.rtrl.cells import get_cell
     from snapsweep.rtrl.config import CELL_SHAPES
 
+    from snapsweep.rtrl.methods.snapn import uniform_pattern
+
     for cell, (gates, channels) in CELL_SHAPES.items():
         assert (get_cell(cell).gates, get_cell(cell).channels) == (gates, channels)
+        # rtrl.costs prices SnAp-n's gradient row (a uniform pattern) where C == 1.
+        assert uniform_pattern(get_cell(cell)) == (channels == 1)
 
 
 @pytest.mark.parametrize("cell,channels", [("gru", 1), ("lstm", 2), ("rnn", 1)])

@@ -147,7 +147,8 @@ def cost(method: MethodId, model: ModelConfig, batch: int) -> Cost:
         passes = TRACE_PASSES[method.family]
     elif method.family == "snap" and method.n > 1:
         # J_v <- D_local[v] J_v over each unit's neighbourhood (N x C by N x C per row entry), with
-        # one more row, δᵀ D_local, for the gradient where the pattern is the same for every gate.
+        # one more row, δᵀ D_local, for the gradient where the pattern is the same for every gate
+        # (snapn.uniform_pattern: the one-channel cells; a test checks that the two agree).
         N = neighbourhood_size(model, method.n)
         rows = N * C + (1 if C == 1 else 0)
         product = (2 * batch * (numbers // (N * C)) * rows * N * C, N * C)

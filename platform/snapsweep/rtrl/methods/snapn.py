@@ -18,7 +18,7 @@ Speed: the step is one batched matrix product per (owner, example). Where the pa
 for every gate it is [N·C + 1 x N·C] @ [N·C x R]: the extra row δᵀ D_local gives the gradient,
 Σ_a δ[a] J_t[a] = (δᵀ D_local) J_{t-1} + δ[slot 0] I_t (`fused_contract`), so the new traces are not
 read again (that read, a batched matrix-vector product, ran at a fraction of the copy bandwidth on
-XLA:CPU: a third of the step). The LSTM's per-gate mask comes after the product, so there δ meets
+XLA:CPU). The LSTM's per-gate mask comes after the product, so there δ meets
 the masked traces. The product's output and the immediate term are added into the carry: the
 traces are read twice and written twice per step. With the owner axis leading nothing needs a
 transposed copy of the traces. Resets are folded into D_local (`fused_reset`) rather than a
@@ -115,13 +115,8 @@ def make_rule(model, n: int) -> TraceRule:
         B = state.shape[0]
         return new, D.reshape(k, B, N * C, N * C), coef
 
-    def slot_deltas(delta, hoisted):
-        """δ on each owner's neighbourhood, in J's row order (a, c): [k, B, N·C]."""
-        B = delta.shape[0]
-        return jnp.transpose(delta[:, :, hoisted["nbr"]], (2, 0, 3, 1)).reshape(k, B, N * C)
-
     def parameter_grads(rows, cols):
-        """Summed rows [k, G·R1] of J's columns -> gradients in parameter shape."""
+        """Rows [k, G·R1] of Σ_b δᵀ J (one per owner) -> gradients in parameter shape."""
         rows = jnp.swapaxes(rows.reshape(k, G, R1), 0, 1)  # [G, k, R1]
         split = {"W": rows[..., :widths["W"]], "U": rows[..., widths["W"]:-1]}
         grads = {name: scatter_columns(v, cols[name], full_width[name]) if name in cols else v
@@ -144,7 +139,8 @@ def make_rule(model, n: int) -> TraceRule:
         imm = jnp.concatenate(parts, axis=-1)  # [B, C, G, k, R1]
         imm = jnp.transpose(imm, (3, 0, 1, 2, 4)).reshape(k, B, C, G * R1)
         delta, aux = delta_of(new)
-        d_nbr = slot_deltas(delta, hoisted)
+        # δ on each owner's neighbourhood, in J's row order (a, c): [k, B, N·C].
+        d_nbr = jnp.transpose(delta[:, :, hoisted["nbr"]], (2, 0, 3, 1)).reshape(k, B, N * C)
         if masked:
             out = jnp.einsum("vbij,vbjr->vbir", D, traces.J)
         else:
@@ -153,7 +149,7 @@ def make_rule(model, n: int) -> TraceRule:
             # matrix-vector product, ran far below the copy bandwidth on XLA:CPU).
             row = jnp.einsum("vbi,vbij->vbj", d_nbr, D)
             out = jnp.einsum("vbij,vbjr->vbir", jnp.concatenate([D, row[:, :, None]], axis=2), traces.J)
-            g_rows = out[:, :, N * C] + jnp.einsum("vbc,vbcr->vbr", d_nbr[:, :, :C], imm)
+            rows = jnp.sum(out[:, :, N * C] + jnp.einsum("vbc,vbcr->vbr", d_nbr[:, :, :C], imm), axis=1)
             out = out[:, :, :N * C]
         # The immediate term added over the whole array (zero past slot 0), not into a slice: an
         # elementwise pass may write into the carry's own buffer, where an in-place slice update of
@@ -161,8 +157,10 @@ def make_rule(model, n: int) -> TraceRule:
         out = out + jnp.pad(imm, ((0, 0), (0, 0), (0, (N - 1) * C), (0, 0)))
         if masked:  # M_n ⊙ (I + D J); the mask differs between gates, so δ meets the new traces
             out = out * hoisted["keep_rows"]
-            g_rows = jnp.einsum("vbi,vbir->vbr", d_nbr, out)
-        return new, SnapNTraces(out), parameter_grads(jnp.sum(g_rows, axis=1), cols), (delta, aux)
+            # A multiply-and-reduce, not a dot: XLA:CPU runs this batched matrix-vector product as
+            # one reading pass, where its dot emitter took as long as the whole trace update.
+            rows = jnp.sum(d_nbr[..., None] * out, axis=(1, 2))
+        return new, SnapNTraces(out), parameter_grads(rows, cols), (delta, aux)
 
     return TraceRule(prepare=prepare, zeros=zeros, hoist=hoist, advance=advance, contract=None,
                      fused_reset=True, fused_contract=True)
